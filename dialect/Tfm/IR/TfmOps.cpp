@@ -1,0 +1,141 @@
+//===- TfmOps.cpp - tfm dialect operation verifiers -----------------------===//
+//
+// Verifiers check every size they can see statically: feature widths of the
+// rank-2 activations, weight shapes, head counts and head sizes. The token
+// (row) dimension is usually dynamic; when two static row counts disagree
+// that is an error too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "respin/Dialect/Tfm/IR/TfmOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace mlir::tfm;
+
+namespace {
+/// Rows and features of a rank-2 activation or matrix type.
+int64_t rows(Value value) { return cast<ShapedType>(value.getType()).getDimSize(0); }
+int64_t cols(Value value) { return cast<ShapedType>(value.getType()).getDimSize(1); }
+int64_t length(Value value) { return cast<ShapedType>(value.getType()).getDimSize(0); }
+
+bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string dimString(int64_t dim) {
+  return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
+}
+
+/// Row counts of all `values` must agree where static.
+LogicalResult verifySameRows(Operation *op, ArrayRef<Value> values,
+                             ArrayRef<StringRef> names) {
+  for (size_t i = 1; i < values.size(); ++i) {
+    if (!compatible(rows(values[0]), rows(values[i])))
+      return op->emitOpError() << names[0] << " has " << dimString(rows(values[0]))
+                               << " rows but " << names[i] << " has "
+                               << dimString(rows(values[i]));
+  }
+  return success();
+}
+} // namespace
+
+#define GET_OP_CLASSES
+#include "respin/Dialect/Tfm/IR/TfmOps.cpp.inc"
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError() << "needs a non-empty parameter name";
+  Type element = getType().getElementType();
+  if (!element.isF32() && !element.isF16() && !element.isBF16())
+    return emitOpError() << "parameter '" << getName()
+                         << "' must have f32, f16 or bf16 elements, got "
+                         << element;
+  return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  if (cols(getResult()) != cols(getTable()))
+    return emitOpError() << "result width " << cols(getResult())
+                         << " does not match the embedding width "
+                         << cols(getTable());
+  if (!compatible(rows(getResult()), length(getTokens())))
+    return emitOpError() << "result has " << dimString(rows(getResult()))
+                         << " rows but there are "
+                         << dimString(length(getTokens())) << " tokens";
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be positive, got "
+                         << getEpsilon().convertToDouble();
+  if (getInput().getType() != getResult().getType())
+    return emitOpError() << "result type " << getResult().getType()
+                         << " differs from the input type "
+                         << getInput().getType();
+  if (getGain() && length(getGain()) != cols(getInput()))
+    return emitOpError() << "gain has " << length(getGain())
+                         << " elements but rows have " << cols(getInput());
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  int64_t outFeatures = rows(getWeight()), inFeatures = cols(getWeight());
+  if (cols(getInput()) != inFeatures)
+    return emitOpError() << "input width " << cols(getInput())
+                         << " does not match weight [" << outFeatures << ", "
+                         << inFeatures << "] (expected " << inFeatures << ")";
+  if (cols(getResult()) != outFeatures)
+    return emitOpError() << "result width " << cols(getResult())
+                         << " does not match weight [" << outFeatures << ", "
+                         << inFeatures << "] (expected " << outFeatures << ")";
+  if (getBias() && length(getBias()) != outFeatures)
+    return emitOpError() << "bias has " << length(getBias())
+                         << " elements but the weight has " << outFeatures
+                         << " outputs";
+  return verifySameRows(*this, {getInput(), getResult()}, {"input", "result"});
+}
+
+LogicalResult RopeOp::verify() {
+  int64_t heads = getNumHeads(), headDim = getHeadDim(),
+          rotary = getRotaryDim();
+  if (heads * headDim != cols(getInput()))
+    return emitOpError() << "input width " << cols(getInput()) << " is not "
+                         << heads << " heads x " << headDim;
+  if (rotary > headDim || rotary % 2 != 0)
+    return emitOpError() << "rotary_dim " << rotary
+                         << " must be even and at most head_dim " << headDim;
+  if (!(getTheta().convertToDouble() > 0.0))
+    return emitOpError() << "theta must be positive";
+  if (getInput().getType() != getResult().getType())
+    return emitOpError() << "result type differs from the input type";
+  return verifySameRows(*this, {getInput(), getPositions()},
+                        {"input", "positions"});
+}
+
+LogicalResult AttentionOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads(),
+          headDim = getHeadDim();
+  if (heads % kvHeads != 0)
+    return emitOpError() << "num_heads " << heads
+                         << " is not a multiple of num_kv_heads " << kvHeads;
+  if (cols(getQuery()) != heads * headDim)
+    return emitOpError() << "query width " << cols(getQuery()) << " is not "
+                         << heads << " heads x " << headDim;
+  if (cols(getKey()) != kvHeads * headDim)
+    return emitOpError() << "key width " << cols(getKey()) << " is not "
+                         << kvHeads << " kv heads x " << headDim;
+  if (cols(getValue()) != kvHeads * headDim)
+    return emitOpError() << "value width " << cols(getValue()) << " is not "
+                         << kvHeads << " kv heads x " << headDim;
+  if (cols(getResult()) != heads * headDim)
+    return emitOpError() << "result width " << cols(getResult()) << " is not "
+                         << heads << " heads x " << headDim;
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive";
+  return verifySameRows(*this, {getQuery(), getKey(), getValue(), getResult()},
+                        {"query", "key", "value", "result"});
+}

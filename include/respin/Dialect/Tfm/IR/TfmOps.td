@@ -1,0 +1,205 @@
+//===- TfmOps.td - tfm dialect operations ------------------*- tablegen -*-===//
+//
+// Graph ops of a LLaMA-family decoder. Activations are rank-2 f32 tensors
+// with one row per token (`tensor<?xNxf32>`); the verifiers check every
+// feature dimension, head count and head size they can see statically.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RESPIN_DIALECT_TFM_IR_TFMOPS_TD
+#define RESPIN_DIALECT_TFM_IR_TFMOPS_TD
+
+include "respin/Dialect/Tfm/IR/TfmBase.td"
+include "respin/Dialect/Tfm/IR/TfmAttrs.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+/// Activations: one row per token.
+def Tfm_Activation : 2DTensorOf<[F32]>;
+/// Weights may be stored in any float type the archives support.
+def Tfm_WeightElement : AnyTypeOf<[F32, F16, BF16]>;
+def Tfm_Matrix : 2DTensorOf<[F32, F16, BF16]>;
+def Tfm_Vector : 1DTensorOf<[F32, F16, BF16]>;
+def Tfm_TokenIds : 1DTensorOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Tfm_ParamOp : Tfm_Op<"param", [Pure]> {
+  let summary = "a named weight tensor of the parameter archive";
+  let description = [{
+    Produces the tensor stored under `name` in the module's parameter archive
+    (module attribute `tfm.parameters`). The result type must have a static
+    shape; loaders check that it matches the archive's shape and dtype.
+
+    ```mlir
+    %w = tfm.param "model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+def Tfm_EmbeddingOp : Tfm_Op<"embedding", [Pure]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    Row `tokens[i]` of `table` ([vocab, dim]) becomes row `i` of the result
+    ([seq, dim]). Token ids outside the vocabulary are a runtime error.
+
+    ```mlir
+    %h = tfm.embedding %table[%tokens]
+        : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Matrix:$table, Tfm_TokenIds:$tokens);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $table `[` $tokens `]` attr-dict `:` type($table) `,` type($tokens)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_RMSNormOp : Tfm_Op<"rms_norm", [Pure]> {
+  let summary = "root-mean-square normalization of each row";
+  let description = [{
+    `y = x / sqrt(mean(x^2) + epsilon) * gain`, row by row. Without `gain`
+    (after norm fusion folded it into the next linears) the gain is 1.
+
+    ```mlir
+    %n = tfm.rms_norm %h gain %g {epsilon = 1.0e-05 : f64}
+        : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %m = tfm.rms_norm %h {epsilon = 1.0e-05 : f64}
+        : (tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Optional<Tfm_Vector>:$gain,
+                       F64Attr:$epsilon);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input (`gain` $gain^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_LinearOp : Tfm_Op<"linear", [Pure]> {
+  let summary = "y = x W^T (+ b)";
+  let description = [{
+    Applies `weight` ([out, in]) to every row of `input` ([seq, in]), adding
+    `bias` ([out]) when present (Qwen2's q/k/v projections).
+
+    ```mlir
+    %q = tfm.linear %x, %wq bias %bq
+        : (tensor<?x64xf32>, tensor<64x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Tfm_Matrix:$weight,
+                       Optional<Tfm_Vector>:$bias);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_RopeOp : Tfm_Op<"rope", [Pure]> {
+  let summary = "rotary position embedding of each head";
+  let description = [{
+    Splits each row of `input` into `num_heads` heads of `head_dim` values
+    and rotates the first `rotary_dim` dimensions of each head by the angle
+    `positions[row] * theta^(-2i / rotary_dim)` for pair `i`. The `layout`
+    says which dimensions form pair `i`: `interleaved` pairs (2i, 2i+1)
+    (Meta, llama2.c, GGUF), `half_split` pairs (i, i + rotary_dim/2)
+    (Hugging Face). `scaling` applies Llama-3 frequency scaling.
+
+    ```mlir
+    %qr = tfm.rope %q, %positions {num_heads = 8 : i64, head_dim = 8 : i64,
+        rotary_dim = 8 : i64, theta = 10000.0 : f64,
+        layout = #tfm.rope_layout<interleaved>}
+        : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Tfm_TokenIds:$positions,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$rotary_dim,
+                       F64Attr:$theta,
+                       Tfm_RopeLayoutAttr:$layout,
+                       OptionalAttr<Tfm_RopeScalingAttr>:$scaling);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $positions attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_AttentionOp : Tfm_Op<"attention", [Pure]> {
+  let summary = "causal grouped-query attention with a key/value cache";
+  let description = [{
+    Multi-head causal attention. `query` holds `num_heads` heads, `key` and
+    `value` hold `num_kv_heads` heads (query head h reads key/value head
+    `h / (num_heads / num_kv_heads)`), all of size `head_dim`. The rows are
+    appended to the key/value cache `cache_slot`; row i of the input attends
+    to every cached row and to rows 0..i of this call. Scores are scaled by
+    `scale` (usually 1/sqrt(head_dim)); softmax is computed in float.
+
+    ```mlir
+    %a = tfm.attention %q, %k, %v {num_heads = 8 : i64, num_kv_heads = 4 : i64,
+        head_dim = 8 : i64, scale = 0.35355339059327379 : f64, cache_slot = 0 : i64}
+        : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$query, Tfm_Activation:$key,
+                       Tfm_Activation:$value,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
+                       F64Attr:$scale,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$cache_slot);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_SiluMulOp : Tfm_Op<"silu_mul", [Pure, SameOperandsAndResultType]> {
+  let summary = "SwiGLU gate: silu(gate) * up";
+  let description = [{
+    Elementwise `gate * sigmoid(gate) * up`, the gated activation between the
+    gate/up projections and the down projection of a LLaMA MLP.
+
+    ```mlir
+    %act = tfm.silu_mul %gate, %up : tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$gate, Tfm_Activation:$up);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def Tfm_AddOp : Tfm_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "residual addition";
+  let description = [{
+    Elementwise sum of two activations; the skip connections of the residual
+    stream.
+
+    ```mlir
+    %h1 = tfm.add %h0, %attn_out : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$lhs, Tfm_Activation:$rhs);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+#endif // RESPIN_DIALECT_TFM_IR_TFMOPS_TD

@@ -79,6 +79,8 @@ std::string layer(int64_t layer, llvm::StringRef suffix);
 
 /// A loaded checkpoint. Tensor bytes point into `storage`.
 struct Checkpoint {
+  /// File or directory the checkpoint was loaded from (for diagnostics).
+  std::string source;
   ModelConfig config;
   std::optional<TokenizerData> tokenizer;
   std::map<std::string, TensorView> tensors;

@@ -44,6 +44,7 @@ private:
   std::string filePath;
   std::unique_ptr<llvm::MemoryBuffer> buffer;
   std::vector<TensorView> tensorList;
+  std::map<std::string, size_t> tensorIndex; ///< name -> tensorList index
   std::map<std::string, std::string> meta;
 };
 
@@ -69,8 +70,12 @@ private:
     llvm::ArrayRef<uint8_t> bytes;
     std::shared_ptr<std::vector<uint8_t>> owned;
   };
+  void addEntry(Entry entry);
+
   std::vector<Entry> entries;
   std::map<std::string, std::string> meta;
+  /// First name added twice; reported by write() (addTensor cannot fail).
+  std::string duplicateName;
 };
 
 } // namespace respin

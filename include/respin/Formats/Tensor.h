@@ -53,6 +53,8 @@ struct TensorView {
   /// Same as toFloat32 but fails, naming the tensor and the first bad index,
   /// when an element is NaN or Inf.
   llvm::Expected<std::vector<float>> toFiniteFloat32() const;
+  /// Index of the first NaN/Inf element, without copying the tensor.
+  std::optional<int64_t> firstNonFinite() const;
 };
 
 /// IEEE half / bfloat16 <-> float conversions (round to nearest even).

@@ -23,8 +23,8 @@ void TfmDialect::initialize() {
 LogicalResult TfmDialect::verifyOperationAttribute(Operation *op,
                                                    NamedAttribute attr) {
   if (attr.getName() != getParametersAttrName())
-    return op->emitError() << "unknown tfm attribute '" << attr.getName()
-                           << "'";
+    return op->emitError() << "unknown tfm attribute '"
+                           << attr.getName().getValue() << "'";
   if (!isa<ModuleOp>(op))
     return op->emitError() << "'" << getParametersAttrName()
                            << "' is only valid on a module";

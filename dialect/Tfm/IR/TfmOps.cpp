@@ -29,14 +29,25 @@ std::string dimString(int64_t dim) {
   return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
 }
 
-/// Row counts of all `values` must agree where static.
+/// Whether `width` can be `heads` x `headDim` (`heads` > 0): true when it is
+/// dynamic, else computed without overflowing the product.
+bool isHeadsTimesDim(int64_t width, int64_t heads, int64_t headDim) {
+  return ShapedType::isDynamic(width) ||
+         (width % heads == 0 && width / heads == headDim);
+}
+
+/// Row counts of all `values` must agree where static (pairwise, so that a
+/// dynamic first value does not hide a mismatch between the others).
 LogicalResult verifySameRows(Operation *op, ArrayRef<Value> values,
                              ArrayRef<StringRef> names) {
-  for (size_t i = 1; i < values.size(); ++i) {
-    if (!compatible(rows(values[0]), rows(values[i])))
-      return op->emitOpError() << names[0] << " has " << dimString(rows(values[0]))
-                               << " rows but " << names[i] << " has "
-                               << dimString(rows(values[i]));
+  for (size_t i = 0; i < values.size(); ++i) {
+    for (size_t j = i + 1; j < values.size(); ++j) {
+      if (!compatible(rows(values[i]), rows(values[j])))
+        return op->emitOpError()
+               << names[i] << " has " << dimString(rows(values[i]))
+               << " rows but " << names[j] << " has "
+               << dimString(rows(values[j]));
+    }
   }
   return success();
 }
@@ -57,7 +68,7 @@ LogicalResult ParamOp::verify() {
 }
 
 LogicalResult EmbeddingOp::verify() {
-  if (cols(getResult()) != cols(getTable()))
+  if (!compatible(cols(getResult()), cols(getTable())))
     return emitOpError() << "result width " << cols(getResult())
                          << " does not match the embedding width "
                          << cols(getTable());
@@ -76,7 +87,7 @@ LogicalResult RMSNormOp::verify() {
     return emitOpError() << "result type " << getResult().getType()
                          << " differs from the input type "
                          << getInput().getType();
-  if (getGain() && length(getGain()) != cols(getInput()))
+  if (getGain() && !compatible(length(getGain()), cols(getInput())))
     return emitOpError() << "gain has " << length(getGain())
                          << " elements but rows have " << cols(getInput());
   return success();
@@ -84,15 +95,17 @@ LogicalResult RMSNormOp::verify() {
 
 LogicalResult LinearOp::verify() {
   int64_t outFeatures = rows(getWeight()), inFeatures = cols(getWeight());
-  if (cols(getInput()) != inFeatures)
+  if (!compatible(cols(getInput()), inFeatures))
     return emitOpError() << "input width " << cols(getInput())
-                         << " does not match weight [" << outFeatures << ", "
-                         << inFeatures << "] (expected " << inFeatures << ")";
-  if (cols(getResult()) != outFeatures)
+                         << " does not match weight [" << dimString(outFeatures)
+                         << ", " << inFeatures << "] (expected " << inFeatures
+                         << ")";
+  if (!compatible(cols(getResult()), outFeatures))
     return emitOpError() << "result width " << cols(getResult())
                          << " does not match weight [" << outFeatures << ", "
-                         << inFeatures << "] (expected " << outFeatures << ")";
-  if (getBias() && length(getBias()) != outFeatures)
+                         << dimString(inFeatures) << "] (expected "
+                         << outFeatures << ")";
+  if (getBias() && !compatible(length(getBias()), outFeatures))
     return emitOpError() << "bias has " << length(getBias())
                          << " elements but the weight has " << outFeatures
                          << " outputs";
@@ -102,16 +115,19 @@ LogicalResult LinearOp::verify() {
 LogicalResult RopeOp::verify() {
   int64_t heads = getNumHeads(), headDim = getHeadDim(),
           rotary = getRotaryDim();
-  if (heads * headDim != cols(getInput()))
+  if (!isHeadsTimesDim(cols(getInput()), heads, headDim))
     return emitOpError() << "input width " << cols(getInput()) << " is not "
                          << heads << " heads x " << headDim;
   if (rotary > headDim || rotary % 2 != 0)
     return emitOpError() << "rotary_dim " << rotary
                          << " must be even and at most head_dim " << headDim;
   if (!(getTheta().convertToDouble() > 0.0))
-    return emitOpError() << "theta must be positive";
+    return emitOpError() << "theta must be positive, got "
+                         << getTheta().convertToDouble();
   if (getInput().getType() != getResult().getType())
-    return emitOpError() << "result type differs from the input type";
+    return emitOpError() << "result type " << getResult().getType()
+                         << " differs from the input type "
+                         << getInput().getType();
   return verifySameRows(*this, {getInput(), getPositions()},
                         {"input", "positions"});
 }
@@ -122,20 +138,21 @@ LogicalResult AttentionOp::verify() {
   if (heads % kvHeads != 0)
     return emitOpError() << "num_heads " << heads
                          << " is not a multiple of num_kv_heads " << kvHeads;
-  if (cols(getQuery()) != heads * headDim)
+  if (!isHeadsTimesDim(cols(getQuery()), heads, headDim))
     return emitOpError() << "query width " << cols(getQuery()) << " is not "
                          << heads << " heads x " << headDim;
-  if (cols(getKey()) != kvHeads * headDim)
+  if (!isHeadsTimesDim(cols(getKey()), kvHeads, headDim))
     return emitOpError() << "key width " << cols(getKey()) << " is not "
                          << kvHeads << " kv heads x " << headDim;
-  if (cols(getValue()) != kvHeads * headDim)
+  if (!isHeadsTimesDim(cols(getValue()), kvHeads, headDim))
     return emitOpError() << "value width " << cols(getValue()) << " is not "
                          << kvHeads << " kv heads x " << headDim;
-  if (cols(getResult()) != heads * headDim)
+  if (!isHeadsTimesDim(cols(getResult()), heads, headDim))
     return emitOpError() << "result width " << cols(getResult()) << " is not "
                          << heads << " heads x " << headDim;
   if (!(getScale().convertToDouble() > 0.0))
-    return emitOpError() << "scale must be positive";
+    return emitOpError() << "scale must be positive, got "
+                         << getScale().convertToDouble();
   return verifySameRows(*this, {getQuery(), getKey(), getValue(), getResult()},
                         {"query", "key", "value", "result"});
 }

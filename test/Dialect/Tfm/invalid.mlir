@@ -555,7 +555,7 @@ func.func @attention_rank3_key(%q: tensor<?x16xf32>, %k: tensor<?x2x4xf32>, %v: 
 //===----------------------------------------------------------------------===//
 
 func.func @silu_mul_mismatch(%gate: tensor<?x32xf32>, %up: tensor<?x16xf32>) -> tensor<?x32xf32> {
-  // expected-error @+1 {{'tfm.silu_mul' op requires the same type for all operands and results}}
+  // expected-error @+1 {{'tfm.silu_mul' op failed to verify that all of {gate, up, result} have same type}}
   %act = "tfm.silu_mul"(%gate, %up) : (tensor<?x32xf32>, tensor<?x16xf32>) -> tensor<?x32xf32>
   return %act : tensor<?x32xf32>
 }
@@ -571,7 +571,7 @@ func.func @silu_mul_rank3(%gate: tensor<?x4x8xf32>, %up: tensor<?x4x8xf32>) -> t
 // -----
 
 func.func @add_mismatch(%lhs: tensor<?x16xf32>, %rhs: tensor<?x8xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.add' op requires the same type for all operands and results}}
+  // expected-error @+1 {{'tfm.add' op failed to verify that all of {lhs, rhs, result} have same type}}
   %h = "tfm.add"(%lhs, %rhs) : (tensor<?x16xf32>, tensor<?x8xf32>) -> tensor<?x16xf32>
   return %h : tensor<?x16xf32>
 }
@@ -579,7 +579,7 @@ func.func @add_mismatch(%lhs: tensor<?x16xf32>, %rhs: tensor<?x8xf32>) -> tensor
 // -----
 
 func.func @add_result_mismatch(%lhs: tensor<?x16xf32>, %rhs: tensor<?x16xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{'tfm.add' op requires the same type for all operands and results}}
+  // expected-error @+1 {{'tfm.add' op failed to verify that all of {lhs, rhs, result} have same type}}
   %h = "tfm.add"(%lhs, %rhs) : (tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x8xf32>
   return %h : tensor<?x8xf32>
 }

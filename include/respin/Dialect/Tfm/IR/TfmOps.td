@@ -172,7 +172,7 @@ def Tfm_AttentionOp : Tfm_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tfm_SiluMulOp : Tfm_Op<"silu_mul", [Pure, SameOperandsAndResultType]> {
+def Tfm_SiluMulOp : Tfm_Op<"silu_mul", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
   let summary = "SwiGLU gate: silu(gate) * up";
   let description = [{
     Elementwise `gate * sigmoid(gate) * up`, the gated activation between the
@@ -187,7 +187,7 @@ def Tfm_SiluMulOp : Tfm_Op<"silu_mul", [Pure, SameOperandsAndResultType]> {
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
 }
 
-def Tfm_AddOp : Tfm_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+def Tfm_AddOp : Tfm_Op<"add", [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "residual addition";
   let description = [{
     Elementwise sum of two activations; the skip connections of the residual

@@ -1,0 +1,51 @@
+//===- Session.h - Running a program with a key/value cache ----*- C++ -*-===//
+//
+// A Session holds the key/value caches of one sequence. forward() appends
+// tokens at the next positions and returns their logits, so a whole
+// sequence in one call and the same sequence one token at a time compute the
+// same thing (the KV-cache decoding path). Sessions are independent: one per
+// thread.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RESPIN_EXECUTOR_SESSION_H
+#define RESPIN_EXECUTOR_SESSION_H
+
+#include "respin/Executor/Program.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+namespace respin::exec {
+
+class Session {
+public:
+  explicit Session(const Program &program);
+
+  /// Logits [tokens.size(), vocab] of `tokens` placed at positions
+  /// cachedLength() ... Fails on token ids outside the vocabulary.
+  llvm::Expected<RowMatrix> forward(llvm::ArrayRef<int32_t> tokens);
+
+  /// Tokens held by the caches.
+  int64_t cachedLength() const { return cacheLength; }
+  /// Forgets the cached sequence.
+  void reset();
+
+private:
+  struct KVCache {
+    std::vector<float> keys;   ///< [cacheLength, kvWidth]
+    std::vector<float> values; ///< [cacheLength, kvWidth]
+  };
+  const Program &program;
+  std::vector<KVCache> caches;
+  int64_t cacheLength = 0;
+};
+
+/// Negative log-likelihood (natural log) of `target` under `logits`,
+/// computed in double precision.
+double tokenNLL(const Eigen::Ref<const Eigen::RowVectorXf> &logits,
+                int32_t target);
+
+} // namespace respin::exec
+
+#endif // RESPIN_EXECUTOR_SESSION_H

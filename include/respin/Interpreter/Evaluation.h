@@ -1,0 +1,63 @@
+//===- Evaluation.h - Perplexity and generation on loaded models -*- C++ -*-===//
+//
+// The perplexity protocol of EVALUATION.md: split the text into stories on
+// "<|endoftext|>", tokenize each with BOS, concatenate, cut into
+// non-overlapping windows of `contextLength` tokens, and score every token
+// after the first of each window: PPL = exp(mean NLL). Windows run on
+// independent sessions in parallel and their sums are added in window order,
+// so the result does not depend on the thread count.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RESPIN_INTERPRETER_EVALUATION_H
+#define RESPIN_INTERPRETER_EVALUATION_H
+
+#include "respin/Interpreter/ModelLoader.h"
+
+#include <functional>
+
+namespace respin {
+
+struct PerplexityOptions {
+  int64_t contextLength = 512;
+  int64_t maxWindows = 0; ///< 0: all windows
+  unsigned threads = 0;   ///< 0: one per hardware thread
+  /// Called after each finished window with (done, total).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+struct PerplexityResult {
+  int64_t stories = 0;
+  int64_t tokens = 0;       ///< all tokens of the tokenized text
+  int64_t windows = 0;      ///< windows scored
+  int64_t scoredTokens = 0; ///< tokens whose NLL entered the mean
+  double meanNLL = 0.0;
+  double perplexity() const;
+};
+
+/// Token ids of `text` under the protocol (each story with BOS).
+llvm::Expected<std::vector<int32_t>>
+tokenizeStories(const Tokenizer &tokenizer, llvm::StringRef text,
+                int64_t *numStories = nullptr);
+
+llvm::Expected<PerplexityResult>
+evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
+                   const PerplexityOptions &options);
+
+struct GenerateOptions {
+  int64_t maxTokens = 64;
+  double temperature = 0.0; ///< 0: greedy
+  uint64_t seed = 0;
+  /// Receives each decoded piece as it is produced.
+  std::function<void(llvm::StringRef)> onText;
+};
+
+/// Continues `prompt` (BOS prepended) with KV-cache decoding until EOS/BOS
+/// or maxTokens. Returns the generated token ids (prompt excluded).
+llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
+                                              llvm::StringRef prompt,
+                                              const GenerateOptions &options);
+
+} // namespace respin
+
+#endif // RESPIN_INTERPRETER_EVALUATION_H

@@ -1,0 +1,53 @@
+//===- ModelLoader.h - tfm IR to executable reference programs -*- C++ -*-===//
+//
+// Lowers a tfm forward function to the reference executor's Program,
+// resolving tfm.param ops against a parameter archive (dtype and shape
+// checked) and arith.constant weights inline. Loading a model file parses the
+// IR, maps the archive named by `tfm.parameters` and builds the tokenizer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RESPIN_INTERPRETER_MODELLOADER_H
+#define RESPIN_INTERPRETER_MODELLOADER_H
+
+#include "respin/Executor/Program.h"
+#include "respin/Formats/Checkpoint.h"
+#include "respin/Formats/Tokenizer.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace respin {
+
+/// Registers the dialects that model IR files are written in.
+void registerModelDialects(mlir::DialectRegistry &registry);
+
+/// Lowers `func` to a Program. Parameters are looked up in `archive`
+/// (may be null when the function has no tfm.param). Errors name the op
+/// location and the parameter.
+llvm::Expected<exec::Program> buildProgram(mlir::func::FuncOp func,
+                                           const Checkpoint *archive);
+
+/// A model ready to run: IR, mapped weights, program and tokenizer.
+struct LoadedModel {
+  std::unique_ptr<mlir::MLIRContext> context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  Checkpoint archive;
+  exec::Program program;
+  std::unique_ptr<Tokenizer> tokenizer; ///< null when the archive has none
+};
+
+/// Loads an IR file written by respin-translate or respin-opt.
+llvm::Expected<std::unique_ptr<LoadedModel>>
+loadModelFile(llvm::StringRef mlirPath);
+
+/// Builds a runnable model straight from an in-memory checkpoint (the IR an
+/// import would write, without touching the disk).
+llvm::Expected<std::unique_ptr<LoadedModel>>
+loadModelFromCheckpoint(Checkpoint checkpoint);
+
+} // namespace respin
+
+#endif // RESPIN_INTERPRETER_MODELLOADER_H

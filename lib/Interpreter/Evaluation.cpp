@@ -1,0 +1,166 @@
+//===- Evaluation.cpp - Perplexity and generation on loaded models --------===//
+
+#include "respin/Interpreter/Evaluation.h"
+#include "respin/Executor/Session.h"
+
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace respin {
+
+double PerplexityResult::perplexity() const { return std::exp(meanNLL); }
+
+llvm::Expected<std::vector<int32_t>>
+tokenizeStories(const Tokenizer &tokenizer, llvm::StringRef text,
+                int64_t *numStories) {
+  std::vector<int32_t> tokens;
+  std::vector<std::string> stories = splitStories(text);
+  for (const std::string &story : stories) {
+    std::vector<int32_t> ids = tokenizer.encode(story, /*addBos=*/true);
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+  }
+  if (numStories)
+    *numStories = int64_t(stories.size());
+  if (tokens.size() < 2)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the text has fewer than two tokens");
+  return tokens;
+}
+
+llvm::Expected<PerplexityResult>
+evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
+                   const PerplexityOptions &options) {
+  if (!model.tokenizer)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the model has no tokenizer");
+  if (options.contextLength < 2)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the context length must be at least 2");
+  PerplexityResult result;
+  auto tokens = tokenizeStories(*model.tokenizer, text, &result.stories);
+  if (!tokens)
+    return tokens.takeError();
+  result.tokens = int64_t(tokens->size());
+
+  int64_t ctx = options.contextLength;
+  int64_t windows = (result.tokens + ctx - 1) / ctx;
+  // A final window of a single token has nothing to score.
+  if (result.tokens % ctx == 1)
+    --windows;
+  if (options.maxWindows > 0)
+    windows = std::min(windows, options.maxWindows);
+
+  std::vector<double> windowNLL(windows, 0.0);
+  std::vector<int64_t> windowCount(windows, 0);
+  std::atomic<int64_t> next{0}, done{0};
+  std::mutex errorMutex, progressMutex;
+  std::string firstError;
+
+  auto worker = [&]() {
+    exec::Session session(model.program);
+    for (int64_t w = next++; w < windows; w = next++) {
+      int64_t begin = w * ctx;
+      int64_t end = std::min(begin + ctx, result.tokens);
+      session.reset();
+      auto logits = session.forward(
+          llvm::ArrayRef<int32_t>(tokens->data() + begin, end - begin));
+      if (!logits) {
+        std::lock_guard<std::mutex> lock(errorMutex);
+        firstError = llvm::toString(logits.takeError());
+        return;
+      }
+      double sum = 0.0;
+      for (int64_t t = begin + 1; t < end; ++t)
+        sum += exec::tokenNLL(logits->row(t - 1 - begin), (*tokens)[t]);
+      windowNLL[w] = sum;
+      windowCount[w] = end - begin - 1;
+      int64_t finished = ++done;
+      if (options.progress) {
+        std::lock_guard<std::mutex> lock(progressMutex);
+        options.progress(finished, windows);
+      }
+    }
+  };
+  unsigned threads = options.threads ? options.threads
+                                     : std::max(1u, std::thread::hardware_concurrency());
+  threads = unsigned(std::min<int64_t>(threads, std::max<int64_t>(windows, 1)));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back(worker);
+  worker();
+  for (std::thread &thread : pool)
+    thread.join();
+  if (!firstError.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s",
+                                   firstError.c_str());
+
+  double total = 0.0;
+  for (int64_t w = 0; w < windows; ++w) {
+    total += windowNLL[w];
+    result.scoredTokens += windowCount[w];
+  }
+  result.windows = windows;
+  result.meanNLL = total / double(result.scoredTokens);
+  return result;
+}
+
+namespace {
+/// Samples from softmax(logits / temperature) with a portable generator
+/// (mt19937_64 and our own uniform mapping, so every platform agrees).
+int32_t sample(const Eigen::RowVectorXf &logits, double temperature,
+               std::mt19937_64 &rng) {
+  if (temperature <= 0.0) {
+    Eigen::Index best;
+    logits.maxCoeff(&best);
+    return int32_t(best);
+  }
+  double maxLogit = logits.maxCoeff();
+  std::vector<double> weights(logits.size());
+  double total = 0.0;
+  for (Eigen::Index i = 0; i < logits.size(); ++i)
+    total += weights[i] = std::exp((logits[i] - maxLogit) / temperature);
+  double u = double(rng() >> 11) * 0x1.0p-53 * total;
+  for (Eigen::Index i = 0; i < logits.size(); ++i) {
+    u -= weights[i];
+    if (u < 0.0)
+      return int32_t(i);
+  }
+  return int32_t(logits.size() - 1);
+}
+} // namespace
+
+llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
+                                              llvm::StringRef prompt,
+                                              const GenerateOptions &options) {
+  if (!model.tokenizer)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the model has no tokenizer");
+  const Tokenizer &tokenizer = *model.tokenizer;
+  std::vector<int32_t> context = tokenizer.encode(prompt, /*addBos=*/true);
+  exec::Session session(model.program);
+  std::mt19937_64 rng(options.seed);
+  std::vector<int32_t> generated;
+  auto logits = session.forward(context);
+  if (!logits)
+    return logits.takeError();
+  int32_t previous = context.back();
+  for (int64_t step = 0; step < options.maxTokens; ++step) {
+    Eigen::RowVectorXf last = logits->row(logits->rows() - 1);
+    int32_t next = sample(last, options.temperature, rng);
+    if (next == tokenizer.eosId() || next == tokenizer.bosId())
+      break;
+    generated.push_back(next);
+    if (options.onText)
+      options.onText(tokenizer.decodeToken(previous, next));
+    previous = next;
+    logits = session.forward({next});
+    if (!logits)
+      return logits.takeError();
+  }
+  return generated;
+}
+
+} // namespace respin

@@ -1,0 +1,176 @@
+//===- respin-run.cpp - Run models with the reference executor ------------===//
+//
+//   respin-run ppl --model m.mlir --text eval.txt --ctx 512
+//   respin-run generate --model m.mlir --prompt "Once" --max-tokens 64
+//
+//===----------------------------------------------------------------------===//
+
+#include "respin/Interpreter/Evaluation.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace cl = llvm::cl;
+
+static cl::SubCommand pplCommand(
+    "ppl", "Perplexity on a text (EVALUATION.md protocol: stories split on "
+           "<|endoftext|>, each with BOS, non-overlapping windows)");
+static cl::SubCommand generateCommand(
+    "generate", "Continue a prompt with KV-cache decoding (greedy at "
+                "--temperature 0, otherwise seeded sampling)");
+
+static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
+                                      cl::value_desc("m.mlir"), cl::Required,
+                                      cl::sub(pplCommand),
+                                      cl::sub(generateCommand));
+static cl::opt<std::string> textPath("text", cl::desc("Evaluation text"),
+                                     cl::value_desc("file"), cl::Required,
+                                     cl::sub(pplCommand));
+static cl::opt<int64_t> contextLength(
+    "ctx", cl::desc("Window length in tokens (default 512)"), cl::init(512),
+    cl::sub(pplCommand));
+static cl::opt<int64_t> maxWindows(
+    "max-windows", cl::desc("Score only the first N windows (0: all)"),
+    cl::init(0), cl::sub(pplCommand));
+static cl::opt<unsigned> threads(
+    "threads", cl::desc("Worker threads (0: one per hardware thread)"),
+    cl::init(0), cl::sub(pplCommand));
+static cl::opt<bool> jsonOutput(
+    "json", cl::desc("Print the result as one JSON object"), cl::init(false),
+    cl::sub(pplCommand));
+
+static cl::opt<std::string> prompt("prompt", cl::desc("Prompt text"),
+                                   cl::init(""), cl::sub(generateCommand));
+static cl::opt<int64_t> maxTokens("max-tokens",
+                                  cl::desc("Tokens to generate (default 64)"),
+                                  cl::init(64), cl::sub(generateCommand));
+static cl::opt<double> temperature(
+    "temperature", cl::desc("Sampling temperature; 0 is greedy (default)"),
+    cl::init(0.0), cl::sub(generateCommand));
+static cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed (default 0)"),
+                              cl::init(0), cl::sub(generateCommand));
+
+static int fail(llvm::Error error) {
+  llvm::WithColor::error(llvm::errs(), "respin-run")
+      << llvm::toString(std::move(error)) << "\n";
+  return 1;
+}
+
+static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
+  auto model = respin::loadModelFile(modelPath);
+  if (model && !(*model)->tokenizer)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s: the parameter archive has no tokenizer (import llama2.c models "
+        "with --tokenizer)",
+        modelPath.c_str());
+  return model;
+}
+
+static int runPerplexity() {
+  if (contextLength < 2)
+    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                        "--ctx must be at least 2, got %lld",
+                                        (long long)contextLength.getValue()));
+  auto model = loadModel();
+  if (!model)
+    return fail(model.takeError());
+  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!text)
+    return fail(llvm::createStringError(text.getError(), "%s: %s",
+                                        textPath.c_str(),
+                                        text.getError().message().c_str()));
+  respin::PerplexityOptions options;
+  options.contextLength = contextLength;
+  options.maxWindows = maxWindows;
+  options.threads = threads;
+  bool interactive = llvm::sys::Process::StandardErrIsDisplayed();
+  options.progress = [&](int64_t done, int64_t total) {
+    if (interactive || done == total || done % 50 == 0)
+      llvm::errs() << (interactive ? "\r" : "") << "respin-run: ppl window "
+                   << done << "/" << total << (interactive ? "" : "\n");
+    if (interactive && done == total)
+      llvm::errs() << "\n";
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto result =
+      respin::evaluatePerplexity(**model, (*text)->getBuffer(), options);
+  if (!result)
+    return fail(result.takeError());
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  if (jsonOutput) {
+    llvm::outs() << llvm::formatv(
+        "{{\"model\": \"{0}\", \"text\": \"{1}\", \"ctx\": {2}, "
+        "\"stories\": {3}, \"tokens\": {4}, \"windows\": {5}, "
+        "\"scored_tokens\": {6}, \"nll\": {7:F6}, \"ppl\": {8:F6}, "
+        "\"seconds\": {9:F2}}\n",
+        llvm::StringRef(modelPath).str(), llvm::StringRef(textPath).str(),
+        contextLength.getValue(), result->stories, result->tokens,
+        result->windows, result->scoredTokens, result->meanNLL,
+        result->perplexity(), seconds);
+    return 0;
+  }
+  llvm::outs() << llvm::formatv(
+      "ppl {0:F4} (tokens {1}) nll {2:F5}, {3} windows of {4}, {5} stories, "
+      "{6} tokens in the text, {7:F1} s\n",
+      result->perplexity(), result->scoredTokens, result->meanNLL,
+      result->windows, contextLength.getValue(), result->stories,
+      result->tokens, seconds);
+  return 0;
+}
+
+static int runGenerate() {
+  if (maxTokens < 0)
+    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                        "--max-tokens must be >= 0"));
+  if (!(temperature >= 0.0))
+    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                        "--temperature must be >= 0"));
+  auto model = loadModel();
+  if (!model)
+    return fail(model.takeError());
+  respin::GenerateOptions options;
+  options.maxTokens = maxTokens;
+  options.temperature = temperature;
+  options.seed = seed;
+  options.onText = [](llvm::StringRef piece) {
+    llvm::outs() << piece;
+    llvm::outs().flush();
+  };
+  llvm::outs() << prompt;
+  auto start = std::chrono::steady_clock::now();
+  auto tokens = respin::generate(**model, prompt, options);
+  if (!tokens)
+    return fail(tokens.takeError());
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  llvm::outs() << "\n";
+  llvm::errs() << llvm::formatv("respin-run: {0} tokens, {1:F1} tokens/s\n",
+                                tokens->size(),
+                                tokens->size() / std::max(seconds, 1e-9));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "respin-run: run tfm models with the float reference executor\n");
+  if (pplCommand)
+    return runPerplexity();
+  if (generateCommand)
+    return runGenerate();
+  llvm::errs() << "respin-run: give a subcommand: ppl or generate (see "
+                  "--help)\n";
+  return 1;
+}

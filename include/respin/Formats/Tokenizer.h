@@ -16,6 +16,11 @@
 
 #include "respin/Formats/TokenizerData.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <array>
 #include <memory>
 #include <unordered_map>
 
@@ -42,11 +47,57 @@ public:
   const TokenizerData &getData() const { return data; }
 
 private:
+  /// How byte-level text is split before BPE (see preTokenizeByteLevel).
+  enum class PreTokenizer { Llama3, Qwen2, GPT2, SmolLM };
+
   explicit Tokenizer(TokenizerData data);
+  llvm::Error initSentencePiece();
+  llvm::Error initByteLevel();
+  void encodeSentencePiece(llvm::StringRef text,
+                           std::vector<int32_t> &ids) const;
+  void encodeSentencePieceSegment(llvm::StringRef segment,
+                                  std::vector<int32_t> &ids) const;
+  void encodeByteLevel(llvm::StringRef text, std::vector<int32_t> &ids) const;
+  void encodeByteLevelSegment(
+      llvm::StringRef segment, std::vector<int32_t> &ids,
+      std::unordered_map<std::string, std::vector<int32_t>> &cache) const;
+  /// Id of `token` if the encoder may produce it from text, else -1.
+  int32_t lookupMergeable(llvm::StringRef token) const;
+  bool isControl(int32_t id) const;
+
   TokenizerData data;
   std::unordered_map<std::string, int32_t> tokenIds;
   std::unordered_map<std::string, int32_t> mergeRanks;
+  /// The tokens the encoder may produce from text (normal or user-defined;
+  /// not control, unknown, byte or unused ones), keyed for allocation-free
+  /// lookups on the hot path.
+  llvm::StringMap<int32_t> mergeableIds;
+  /// Per id: the text it decodes to (SentencePiece U+2581 already turned
+  /// into ' ', byte tokens as their raw byte, control tokens empty).
+  std::vector<std::string> pieces;
+  /// SentencePieceBPE: every pair of adjacent characters (code points,
+  /// first << 32 | second) inside some mergeable token. No merge can join
+  /// two characters that are not such a pair, so the text is encoded in
+  /// independent segments split there (small heaps, fast).
+  llvm::DenseSet<uint64_t> joinablePairs;
+  /// SentencePieceBPE byte-fallback ids for <0x00>..<0xFF>; -1 if absent.
+  std::array<int32_t, 256> byteTokens;
+  /// ByteLevelBPE tokens matched literally in the input (added tokens),
+  /// grouped by first byte, longest first.
+  std::array<std::vector<int32_t>, 256> literalTokens;
+  PreTokenizer preTokenizer = PreTokenizer::GPT2;
 };
+
+/// Splits `text` into the pre-tokens of a byte-level BPE tokenizer whose
+/// pre-tokenizer is `kind` ("llama3", "qwen2", "gpt2" or "smollm"); the
+/// pieces are consecutive and cover `text`. Exposed for tests.
+std::vector<llvm::StringRef> preTokenizeByteLevel(llvm::StringRef text,
+                                                  llvm::StringRef kind);
+
+/// Splits an evaluation corpus into stories as the perplexity protocol of
+/// EVALUATION.md does: on "<|endoftext|>", each story trimmed of surrounding
+/// whitespace, empty stories dropped. Each story is then encoded with BOS.
+std::vector<std::string> splitStories(llvm::StringRef text);
 
 } // namespace respin
 

@@ -155,6 +155,16 @@ static bool isIgnorableTensor(llvm::StringRef name) {
   return name.ends_with(".rotary_emb.inv_freq");
 }
 
+/// Element `index` of `tensor` as float (for diagnostics).
+static float elementAt(const TensorView &tensor, int64_t index) {
+  TensorView one = tensor;
+  size_t size = dtypeSize(tensor.dtype);
+  one.data += size_t(index) * size;
+  one.shape = {1};
+  one.numBytes = size;
+  return one.toFloat32()[0];
+}
+
 llvm::Error Checkpoint::validate(llvm::StringRef source) const {
   if (auto err = config.validate(source))
     return err;
@@ -185,7 +195,8 @@ llvm::Error Checkpoint::validate(llvm::StringRef source) const {
                        formatShape(tensor.shape));
     if (std::optional<int64_t> bad = tensor.firstNonFinite())
       return makeError(source + ": tensor '" + name + "': element " +
-                       llvm::Twine(*bad) + " is not finite (NaN or Inf)");
+                       llvm::Twine(*bad) + " is " +
+                       (std::isnan(elementAt(tensor, *bad)) ? "NaN" : "Inf"));
   }
   return llvm::Error::success();
 }

@@ -236,7 +236,7 @@ llvm::Expected<GGUFValue> Cursor::readValue(uint32_t type,
     if (!raw)
       return raw.takeError();
     if (*raw > 1)
-      return fail(field + ": boolean byte " + llvm::Twine(*raw) +
+      return fail(field + ": boolean byte " + llvm::Twine(unsigned(*raw)) +
                   " is neither 0 nor 1");
     return GGUFValue{*raw == 1};
   }
@@ -264,7 +264,7 @@ static std::string ggmlTypeName(uint32_t type) {
       "TQ1_0",   "TQ2_0"};
   if (type < std::size(kNames))
     return kNames[type];
-  return "type id " + std::to_string(type);
+  return "with unknown id " + std::to_string(type);
 }
 
 /// The dtype of a GGML tensor type respin can compute with.

@@ -98,8 +98,9 @@ public:
     return it == object.end() ? nullptr : &*it;
   }
   llvm::Error bad(const char *key, const char *expected) const {
-    return makeError(source + ": field '" + key + "' must be " + expected +
-                     (field(key) ? "" : " (missing)"));
+    if (!field(key))
+      return makeError(source + ": field '" + key + "' is missing");
+    return makeError(source + ": field '" + key + "' must be " + expected);
   }
 
 private:

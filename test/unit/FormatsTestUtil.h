@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -233,6 +234,13 @@ inline std::string errorText(llvm::Error err) {
   return llvm::toString(std::move(err));
 }
 
+/// Prints `message` when RESPIN_TEST_PRINT_ERRORS is set (for reviewing the
+/// wording of diagnostics).
+inline void maybePrint(const std::string &message) {
+  if (std::getenv("RESPIN_TEST_PRINT_ERRORS"))
+    llvm::errs() << "  error: " << message << "\n";
+}
+
 /// Fails the test unless `value` is an error whose message holds every
 /// fragment; returns the message.
 template <typename T>
@@ -243,6 +251,7 @@ std::string expectError(llvm::Expected<T> value,
     return "";
   }
   std::string message = llvm::toString(value.takeError());
+  maybePrint(message);
   for (llvm::StringRef fragment : fragments)
     EXPECT_NE(message.find(fragment.str()), std::string::npos)
         << "message '" << message << "' lacks '" << fragment.str() << "'";
@@ -256,6 +265,7 @@ inline std::string expectError(llvm::Error err,
     return "";
   }
   std::string message = llvm::toString(std::move(err));
+  maybePrint(message);
   for (llvm::StringRef fragment : fragments)
     EXPECT_NE(message.find(fragment.str()), std::string::npos)
         << "message '" << message << "' lacks '" << fragment.str() << "'";

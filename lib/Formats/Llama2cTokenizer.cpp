@@ -124,14 +124,16 @@ respin::loadLlama2cTokenizer(llvm::StringRef path, int64_t vocabSize) {
                                  " (offset " + llvm::Twine(reader.offset()) +
                                  ")");
     if (length < 0 || length > maxTokenLength)
-      return fileError(path, "token " + llvm::Twine(id) + " has length " +
+      return fileError(path, "token " + llvm::Twine(id) + " of " +
+                                 llvm::Twine(vocabSize) + " has length " +
                                  llvm::Twine(length) +
                                  " outside [0, max_token_length " +
                                  llvm::Twine(maxTokenLength) + "]");
     if (!reader.readBytes(length, raw))
-      return fileError(path, "token " + llvm::Twine(id) + " of length " +
+      return fileError(path, "token " + llvm::Twine(id) + " of " +
+                                 llvm::Twine(vocabSize) + " (length " +
                                  llvm::Twine(length) +
-                                 " runs past the end of the file");
+                                 ") runs past the end of the file");
     std::string token = normaliseSpelling(raw, id);
     data.tokenTypes.push_back(tokenTypeOf(token, id));
     data.tokens.push_back(std::move(token));

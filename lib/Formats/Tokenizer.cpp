@@ -270,11 +270,27 @@ bool isUnicodeNumber(uint32_t cp) {
            {0x1F100, 0x1F10C}});
 }
 
+/// Vowel signs, viramas and other marks of the nine Brahmic blocks
+/// U+0900..U+0D7F, which share the ISCII layout, and of Thai.
+bool isIndicOrThaiMark(uint32_t cp) {
+  if (cp >= 0x900 && cp <= 0xD7F) {
+    uint32_t offset = cp & 0x7F;
+    return offset <= 0x03 || (offset >= 0x3A && offset <= 0x3C) ||
+           (offset >= 0x3E && offset <= 0x4F) ||
+           (offset >= 0x51 && offset <= 0x57) ||
+           (offset >= 0x62 && offset <= 0x63);
+  }
+  return cp == 0xE31 || (cp >= 0xE34 && cp <= 0xE3A) ||
+         (cp >= 0xE47 && cp <= 0xE4E);
+}
+
 /// Non-ASCII code points that are neither letters nor numbers: controls,
 /// punctuation, symbols, combining marks, emoji.
 bool isNonLetterSymbol(uint32_t cp) {
   if (cp >= 0x80 && cp <= 0xBF) // Latin-1 controls and punctuation ...
     return cp != 0xAA && cp != 0xB5 && cp != 0xBA; // ... but ª µ º
+  if (isIndicOrThaiMark(cp))
+    return true;
   return inRanges(
       cp, {{0xD7, 0xD7},       {0xF7, 0xF7},       {0x300, 0x36F},
            {0x37E, 0x37E},     {0x387, 0x387},     {0x55A, 0x55F},
@@ -293,10 +309,10 @@ bool isNonLetterSymbol(uint32_t cp) {
 /// Character class for the pre-tokenizer regexes. ASCII is classified
 /// exactly. Beyond ASCII this approximates \p{L} / \p{N} / \s without the
 /// Unicode tables: white space and the number ranges above are exact, the
-/// common punctuation/symbol/mark/emoji blocks are "other", and every other
-/// code point counts as a letter. Scripts with spacing marks inside words
-/// (e.g. Devanagari vowel signs) and rare symbols may therefore split
-/// differently from the reference regex; English and most European and CJK
+/// common punctuation/symbol/mark/emoji blocks and the Indic/Thai vowel signs
+/// are "other", and every other code point counts as a letter. Marks of other
+/// scripts and rare symbols may therefore split differently from the
+/// reference regex; English, European, Cyrillic, Greek, CJK and Devanagari
 /// text does not.
 CharClass classify(uint32_t cp) {
   if (cp >= kInvalidByteBase)

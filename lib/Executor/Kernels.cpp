@@ -86,6 +86,30 @@ void attention(const RowMatrix &query, const float *keys, const float *values,
   }
 }
 
+void rotate(const RowMatrix &x, const Weight &rotation, int64_t blocks,
+            bool transpose, RowMatrix &out) {
+  int64_t n = rotation.rows;
+  out.resize(x.rows(), x.cols());
+  // Row form: rows times R^T applies R to each row (and rows times R
+  // applies R^T).
+  for (int64_t block = 0; block < blocks; ++block) {
+    auto in = x.middleCols(block * n, n);
+    auto result = out.middleCols(block * n, n);
+    if (transpose)
+      result.noalias() = in * rotation.matrix();
+    else
+      result.noalias() = in * rotation.matrix().transpose();
+  }
+}
+
+void residualAdapter(const RowMatrix &h, const Weight &basis,
+                     const Weight &update, RowMatrix &out) {
+  RowMatrix projected = h * basis.matrix();             // Q^T h per row
+  RowMatrix mixed = projected * update.matrix().transpose(); // M (.)
+  out = h;
+  out.noalias() += mixed * basis.matrix().transpose();  // + Q (.)
+}
+
 void siluMul(const RowMatrix &gate, const RowMatrix &up, RowMatrix &out) {
   out = (gate.array() / (1.0f + (-gate.array()).exp())) * up.array();
 }

@@ -69,6 +69,12 @@ llvm::Expected<RowMatrix> Session::forward(llvm::ArrayRef<int32_t> tokens) {
     case OpKind::Add:
       out = operand(0) + operand(1);
       break;
+    case OpKind::Rotate:
+      rotate(operand(0), *inst.weight, inst.blocks, inst.transpose, out);
+      break;
+    case OpKind::ResidualAdapter:
+      residualAdapter(operand(0), *inst.weight, *inst.bias, out);
+      break;
     }
   }
   cacheLength += n;

@@ -22,6 +22,8 @@ size_t respin::dtypeSize(DType dtype) {
   case DType::F16:
   case DType::BF16:
     return 2;
+  case DType::F64:
+    return 8;
   }
   return 0;
 }
@@ -34,6 +36,8 @@ llvm::StringRef respin::dtypeName(DType dtype) {
     return "F16";
   case DType::BF16:
     return "BF16";
+  case DType::F64:
+    return "F64";
   }
   return "?";
 }
@@ -45,6 +49,8 @@ std::optional<DType> respin::parseDTypeName(llvm::StringRef name) {
     return DType::F16;
   if (name == "BF16")
     return DType::BF16;
+  if (name == "F64")
+    return DType::F64;
   return std::nullopt;
 }
 
@@ -90,10 +96,29 @@ int64_t TensorView::numElements() const {
   return count;
 }
 
-/// Reads element `index` as float. memcpy because mapped data need not be
-/// aligned for the element type.
+/// Reads element `index` as double (exact for every dtype). memcpy because
+/// mapped data need not be aligned for the element type.
+static double loadElementExact(const TensorView &tensor, size_t index) {
+  if (tensor.dtype == DType::F64) {
+    double value;
+    std::memcpy(&value, tensor.data + index * 8, 8);
+    return value;
+  }
+  float value;
+  if (tensor.dtype == DType::F32) {
+    std::memcpy(&value, tensor.data + index * 4, 4);
+    return value;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, tensor.data + index * 2, 2);
+  return tensor.dtype == DType::F16 ? halfToFloat(bits) : bfloat16ToFloat(bits);
+}
+
+/// Reads element `index` as float.
 static float loadElement(const TensorView &tensor, size_t index) {
   switch (tensor.dtype) {
+  case DType::F64:
+    return float(loadElementExact(tensor, index));
   case DType::F32: {
     float value;
     std::memcpy(&value, tensor.data + index * 4, 4);
@@ -130,10 +155,18 @@ std::vector<float> TensorView::toFloat32() const {
   return values;
 }
 
+std::vector<double> TensorView::toFloat64() const {
+  size_t count = backedElements(*this);
+  std::vector<double> values(count);
+  for (size_t i = 0; i < count; ++i)
+    values[i] = loadElementExact(*this, i);
+  return values;
+}
+
 std::optional<int64_t> TensorView::firstNonFinite() const {
   size_t count = backedElements(*this);
   for (size_t i = 0; i < count; ++i)
-    if (!std::isfinite(loadElement(*this, i)))
+    if (!std::isfinite(loadElementExact(*this, i)))
       return (int64_t)i;
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 
 #include "respin/Import/ImportModel.h"
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
+#include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Formats/ParameterArchive.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,18 +28,6 @@ using namespace mlir;
 namespace respin {
 namespace {
 
-Type elementTypeOf(OpBuilder &builder, DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return builder.getF32Type();
-  case DType::F16:
-    return builder.getF16Type();
-  case DType::BF16:
-    return builder.getBF16Type();
-  }
-  return builder.getF32Type();
-}
-
 /// Emits ops of one model, tracking the location of the current layer.
 class ModelBuilder {
 public:
@@ -49,7 +38,7 @@ public:
   Value param(llvm::StringRef name) {
     const TensorView &tensor = checkpoint.tensors.at(name.str());
     auto type = RankedTensorType::get(tensor.shape,
-                                      elementTypeOf(builder, tensor.dtype));
+                                      tfm::elementTypeFor(builder.getContext(), tensor.dtype));
     return builder.create<tfm::ParamOp>(loc, type, builder.getStringAttr(name));
   }
 

@@ -1,14 +1,21 @@
 //===- ModelLoader.cpp - tfm IR to executable reference programs ----------===//
+//
+// Problems (missing parameters, unsupported ops, bad wiring) are reported as
+// MLIR diagnostics on the offending op; the file-level entry points collect
+// them into one llvm::Error so tools print "file:line:col: error: ...".
+//
+//===----------------------------------------------------------------------===//
 
 #include "respin/Interpreter/ModelLoader.h"
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
-#include "respin/Formats/ParameterArchive.h"
+#include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Import/ImportModel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/IR/Verifier.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -18,38 +25,20 @@ using namespace mlir;
 namespace respin {
 namespace {
 
-llvm::Error errorAt(Operation *op, const llvm::Twine &message) {
-  std::string location;
-  llvm::raw_string_ostream stream(location);
-  op->getLoc().print(stream);
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "%s: '%s': %s", stream.str().c_str(),
-                                 op->getName().getStringRef().str().c_str(),
-                                 message.str().c_str());
-}
-
-std::string typeString(Type type) {
-  std::string text;
-  llvm::raw_string_ostream stream(text);
-  type.print(stream);
-  return stream.str();
-}
-
 /// Walks a forward function, numbering values and creating instructions.
 class ProgramBuilder {
 public:
-  ProgramBuilder(const Checkpoint *archive) : archive(archive) {}
-
-  llvm::Expected<exec::Program> build(func::FuncOp func) {
+  FailureOr<exec::Program> build(func::FuncOp func) {
     if (func.getNumArguments() != 2 || func.getNumResults() != 1)
-      return errorAt(func, "a forward function takes (tokens, positions) and "
-                           "returns logits");
-    program.tokensValue = number(func.getArgument(0));
-    program.positionsValue = number(func.getArgument(1));
-    for (Operation &op : func.getBody().front()) {
-      if (llvm::Error error = lower(&op))
-        return std::move(error);
-    }
+      return func.emitError("a forward function takes (tokens, positions) "
+                            "and returns logits");
+    tokens = func.getArgument(0);
+    positions = func.getArgument(1);
+    program.tokensValue = number(tokens);
+    program.positionsValue = number(positions);
+    for (Operation &op : func.getBody().front())
+      if (failed(lower(&op)))
+        return failure();
     return std::move(program);
   }
 
@@ -61,210 +50,264 @@ private:
     return it->second;
   }
 
-  /// The weight a value names: a tfm.param or an arith.constant.
-  llvm::Expected<const exec::Weight *> weightOf(Operation *user, Value value) {
+  /// Stores a weight and returns its stable address.
+  const exec::Weight *store(exec::Weight weight) {
+    program.weights.push_back(std::move(weight));
+    exec::Weight &stored = program.weights.back();
+    if (!stored.owned.empty())
+      stored.data = stored.owned.data();
+    return &stored;
+  }
+
+  /// The weight a value names: a tfm.param or a dense arith.constant.
+  FailureOr<const exec::Weight *> weightOf(Operation *user, Value value) {
     auto found = weights.find(value);
     if (found != weights.end())
       return found->second;
-    Operation *def = value.getDefiningOp();
     auto type = cast<RankedTensorType>(value.getType());
     exec::Weight weight;
     weight.rows = type.getDimSize(0);
     weight.cols = type.getRank() == 2 ? type.getDimSize(1) : 1;
+    Operation *def = value.getDefiningOp();
     if (auto param = dyn_cast_or_null<tfm::ParamOp>(def)) {
-      if (llvm::Error error = resolveParam(param, weight))
-        return std::move(error);
+      FailureOr<const TensorView *> tensor = tfm::lookupParameter(param);
+      if (failed(tensor))
+        return failure();
+      weight.name = param.getName().str();
+      // F32 archives are used in place (mapped, not copied) when aligned.
+      if ((*tensor)->dtype == DType::F32 &&
+          reinterpret_cast<uintptr_t>((*tensor)->data) % alignof(float) == 0)
+        weight.data = reinterpret_cast<const float *>((*tensor)->data);
+      else
+        weight.owned = (*tensor)->toFloat32();
     } else if (auto constant = dyn_cast_or_null<arith::ConstantOp>(def)) {
       auto dense = dyn_cast<DenseFPElementsAttr>(constant.getValue());
       if (!dense)
-        return errorAt(def, "weights must be dense floating-point constants");
-      for (const APFloat &element : dense.getValues<APFloat>())
-        weight.owned.push_back(float(element.convertToDouble()));
+        return def->emitError("weights must be dense floating-point constants");
+      for (const APFloat &element : dense.getValues<APFloat>()) {
+        APFloat copy = element;
+        bool lost;
+        copy.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
+                     &lost);
+        weight.owned.push_back(copy.convertToFloat());
+      }
       weight.name = "<constant>";
     } else {
-      return errorAt(user, "weights must come from tfm.param or "
-                           "arith.constant");
+      return user->emitOpError("weights must come from tfm.param or "
+                               "arith.constant");
     }
-    if (!weight.owned.empty() || !weight.data)
-      weight.data = weight.owned.data();
-    program.weights.push_back(std::move(weight));
-    // std::deque keeps addresses stable; owned vectors moved with it.
-    exec::Weight &stored = program.weights.back();
-    if (!stored.owned.empty())
-      stored.data = stored.owned.data();
-    weights[value] = &stored;
-    return &stored;
+    const exec::Weight *stored = store(std::move(weight));
+    weights[value] = stored;
+    return stored;
   }
 
-  llvm::Error resolveParam(tfm::ParamOp param, exec::Weight &weight) {
-    weight.name = param.getName().str();
-    if (!archive)
-      return errorAt(param, "parameter '" + param.getName() +
-                                "' needs a parameter archive (module "
-                                "attribute tfm.parameters)");
-    auto it = archive->tensors.find(weight.name);
-    if (it == archive->tensors.end())
-      return errorAt(param, "parameter '" + param.getName() +
-                                "' is not in the parameter archive");
-    const TensorView &tensor = it->second;
-    auto type = param.getType();
-    std::vector<int64_t> irShape(type.getShape().begin(),
-                                 type.getShape().end());
-    Type element = type.getElementType();
-    bool dtypeMatches = (tensor.dtype == DType::F32 && element.isF32()) ||
-                        (tensor.dtype == DType::F16 && element.isF16()) ||
-                        (tensor.dtype == DType::BF16 && element.isBF16());
-    if (irShape != tensor.shape || !dtypeMatches)
-      return errorAt(param, "parameter '" + param.getName() +
-                                "' is " + formatShape(tensor.shape) + " " +
-                                dtypeName(tensor.dtype) +
-                                " in the archive but the IR says " +
-                                typeString(type));
-    if (tensor.dtype == DType::F32 &&
-        reinterpret_cast<uintptr_t>(tensor.data) % alignof(float) == 0) {
-      weight.data = reinterpret_cast<const float *>(tensor.data);
-      return llvm::Error::success();
-    }
-    weight.owned = tensor.toFloat32();
-    return llvm::Error::success();
+  LogicalResult useWeight(Operation *op, Value value,
+                          const exec::Weight *&slot) {
+    if (!value)
+      return success();
+    FailureOr<const exec::Weight *> weight = weightOf(op, value);
+    if (failed(weight))
+      return failure();
+    slot = *weight;
+    return success();
   }
 
-  llvm::Error lower(Operation *op) {
+  LogicalResult lower(Operation *op) {
     if (isa<tfm::ParamOp, arith::ConstantOp>(op))
-      return llvm::Error::success(); // resolved when used
+      return success(); // resolved when used
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       program.resultValue = number(ret.getOperand(0));
-      program.vocabSize = std::max<int64_t>(program.vocabSize,
+      program.vocabSize = std::max<int64_t>(
+          program.vocabSize,
           cast<ShapedType>(ret.getOperand(0).getType()).getDimSize(1));
-      return llvm::Error::success();
+      return success();
     }
     exec::Instruction inst;
-    inst.result = op->getNumResults() == 1 ? number(op->getResult(0)) : -1;
-    if (op->getNumResults() == 1)
+    if (op->getNumResults() == 1) {
+      inst.result = number(op->getResult(0));
       inst.width = cast<ShapedType>(op->getResult(0).getType()).getDimSize(1);
+    }
     llvm::raw_string_ostream origin(inst.origin);
     op->getLoc().print(origin);
 
-    auto useWeight = [&](Value value, const exec::Weight *&slot) -> llvm::Error {
-      if (!value)
-        return llvm::Error::success();
-      auto weight = weightOf(op, value);
-      if (!weight)
-        return weight.takeError();
-      slot = *weight;
-      return llvm::Error::success();
-    };
-
-    llvm::Error error = llvm::TypeSwitch<Operation *, llvm::Error>(op)
-        .Case([&](tfm::EmbeddingOp embedding) -> llvm::Error {
-          inst.kind = exec::OpKind::Embedding;
-          if (embedding.getTokens() != op->getParentOfType<func::FuncOp>()
-                                           .getArgument(0))
-            return errorAt(op, "embeddings must read the token input");
-          program.vocabSize = std::max<int64_t>(
-              program.vocabSize, cast<ShapedType>(embedding.getTable().getType())
-                                     .getDimSize(0));
-          return useWeight(embedding.getTable(), inst.weight);
-        })
-        .Case([&](tfm::RMSNormOp norm) -> llvm::Error {
-          inst.kind = exec::OpKind::RMSNorm;
-          inst.operands = {number(norm.getInput())};
-          inst.epsilon = float(norm.getEpsilon().convertToDouble());
-          return useWeight(norm.getGain(), inst.weight);
-        })
-        .Case([&](tfm::LinearOp linear) -> llvm::Error {
-          inst.kind = exec::OpKind::Linear;
-          inst.operands = {number(linear.getInput())};
-          if (llvm::Error e = useWeight(linear.getWeight(), inst.weight))
-            return e;
-          return useWeight(linear.getBias(), inst.bias);
-        })
-        .Case([&](tfm::RopeOp rope) -> llvm::Error {
-          if (rope.getPositions() != op->getParentOfType<func::FuncOp>()
-                                         .getArgument(1))
-            return errorAt(op, "RoPE must read the position input");
-          inst.kind = exec::OpKind::Rope;
-          inst.operands = {number(rope.getInput())};
-          inst.rope.numHeads = rope.getNumHeads();
-          inst.rope.headDim = rope.getHeadDim();
-          inst.rope.rotaryDim = rope.getRotaryDim();
-          inst.rope.interleaved =
-              rope.getLayout() == tfm::RopeLayout::interleaved;
-          std::optional<std::array<double, 4>> scaling;
-          if (auto s = rope.getScalingAttr())
-            scaling = std::array<double, 4>{
-                s.getFactor().convertToDouble(),
-                s.getLowFreqFactor().convertToDouble(),
-                s.getHighFreqFactor().convertToDouble(),
-                double(s.getOriginalMaxPositions())};
-          inst.rope.inverseFrequencies = exec::Program::ropeInverseFrequencies(
-              inst.rope.rotaryDim, rope.getTheta().convertToDouble(), scaling);
-          return llvm::Error::success();
-        })
-        .Case([&](tfm::AttentionOp attention) -> llvm::Error {
-          inst.kind = exec::OpKind::Attention;
-          inst.operands = {number(attention.getQuery()),
-                           number(attention.getKey()),
-                           number(attention.getValue())};
-          inst.attention.numHeads = attention.getNumHeads();
-          inst.attention.numKVHeads = attention.getNumKvHeads();
-          inst.attention.headDim = attention.getHeadDim();
-          inst.attention.scale = float(attention.getScale().convertToDouble());
-          inst.attention.cacheSlot = attention.getCacheSlot();
-          if (!usedCacheSlots.insert(attention.getCacheSlot()).second)
-            return errorAt(op, "cache_slot " +
-                                   llvm::Twine(attention.getCacheSlot()) +
-                                   " is used by more than one attention op");
-          program.numCacheSlots = std::max<int64_t>(
-              program.numCacheSlots, attention.getCacheSlot() + 1);
-          return llvm::Error::success();
-        })
-        .Case([&](tfm::SiluMulOp siluMul) -> llvm::Error {
-          inst.kind = exec::OpKind::SiluMul;
-          inst.operands = {number(siluMul.getGate()), number(siluMul.getUp())};
-          return llvm::Error::success();
-        })
-        .Case([&](tfm::AddOp add) -> llvm::Error {
-          inst.kind = exec::OpKind::Add;
-          inst.operands = {number(add.getLhs()), number(add.getRhs())};
-          return llvm::Error::success();
-        })
-        .Default([&](Operation *other) -> llvm::Error {
-          return errorAt(other, "the reference executor cannot run this op");
-        });
-    if (error)
-      return error;
+    LogicalResult result =
+        llvm::TypeSwitch<Operation *, LogicalResult>(op)
+            .Case([&](tfm::EmbeddingOp embedding) -> LogicalResult {
+              inst.kind = exec::OpKind::Embedding;
+              if (embedding.getTokens() != tokens)
+                return op->emitOpError("must read the token input");
+              program.vocabSize = std::max<int64_t>(
+                  program.vocabSize,
+                  cast<ShapedType>(embedding.getTable().getType())
+                      .getDimSize(0));
+              return useWeight(op, embedding.getTable(), inst.weight);
+            })
+            .Case([&](tfm::RMSNormOp norm) -> LogicalResult {
+              inst.kind = exec::OpKind::RMSNorm;
+              inst.operands = {number(norm.getInput())};
+              inst.epsilon = float(norm.getEpsilon().convertToDouble());
+              return useWeight(op, norm.getGain(), inst.weight);
+            })
+            .Case([&](tfm::LinearOp linear) -> LogicalResult {
+              inst.kind = exec::OpKind::Linear;
+              inst.operands = {number(linear.getInput())};
+              if (failed(useWeight(op, linear.getWeight(), inst.weight)))
+                return failure();
+              return useWeight(op, linear.getBias(), inst.bias);
+            })
+            .Case([&](tfm::RopeOp rope) -> LogicalResult { return lowerRope(rope, inst); })
+            .Case([&](tfm::AttentionOp attention) -> LogicalResult {
+              return lowerAttention(attention, inst);
+            })
+            .Case([&](tfm::SiluMulOp siluMul) -> LogicalResult {
+              inst.kind = exec::OpKind::SiluMul;
+              inst.operands = {number(siluMul.getGate()),
+                               number(siluMul.getUp())};
+              return success();
+            })
+            .Case([&](tfm::AddOp add) -> LogicalResult {
+              inst.kind = exec::OpKind::Add;
+              inst.operands = {number(add.getLhs()), number(add.getRhs())};
+              return success();
+            })
+            .Case([&](tfm::RotateOp rotate) -> LogicalResult {
+              inst.kind = exec::OpKind::Rotate;
+              inst.operands = {number(rotate.getInput())};
+              inst.blocks = rotate.getBlocks();
+              inst.transpose = rotate.getTranspose();
+              return useWeight(op, rotate.getRotation(), inst.weight);
+            })
+            .Case([&](tfm::TransitionOp transition) -> LogicalResult {
+              return lowerTransition(transition, inst);
+            })
+            .Case([&](tfm::ResidualAdapterOp adapter) -> LogicalResult {
+              inst.kind = exec::OpKind::ResidualAdapter;
+              inst.operands = {number(adapter.getInput())};
+              if (failed(useWeight(op, adapter.getBasis(), inst.weight)))
+                return failure();
+              return useWeight(op, adapter.getUpdate(), inst.bias);
+            })
+            .Default([&](Operation *other) -> LogicalResult {
+              return other->emitOpError(
+                  "cannot be run by the reference executor");
+            });
+    if (failed(result))
+      return failure();
     program.instructions.push_back(std::move(inst));
-    return llvm::Error::success();
+    return success();
   }
 
-  const Checkpoint *archive;
+  LogicalResult lowerRope(tfm::RopeOp rope, exec::Instruction &inst) {
+    if (rope.getPositions() != positions)
+      return rope.emitOpError("must read the position input");
+    inst.kind = exec::OpKind::Rope;
+    inst.operands = {number(rope.getInput())};
+    inst.rope.numHeads = rope.getNumHeads();
+    inst.rope.headDim = rope.getHeadDim();
+    inst.rope.rotaryDim = rope.getRotaryDim();
+    inst.rope.interleaved = rope.getLayout() == tfm::RopeLayout::interleaved;
+    std::optional<std::array<double, 4>> scaling;
+    if (auto s = rope.getScalingAttr())
+      scaling = std::array<double, 4>{s.getFactor().convertToDouble(),
+                                      s.getLowFreqFactor().convertToDouble(),
+                                      s.getHighFreqFactor().convertToDouble(),
+                                      double(s.getOriginalMaxPositions())};
+    inst.rope.inverseFrequencies = exec::Program::ropeInverseFrequencies(
+        inst.rope.rotaryDim, rope.getTheta().convertToDouble(), scaling);
+    return success();
+  }
+
+  LogicalResult lowerAttention(tfm::AttentionOp attention,
+                               exec::Instruction &inst) {
+    inst.kind = exec::OpKind::Attention;
+    inst.operands = {number(attention.getQuery()), number(attention.getKey()),
+                     number(attention.getValue())};
+    inst.attention.numHeads = attention.getNumHeads();
+    inst.attention.numKVHeads = attention.getNumKvHeads();
+    inst.attention.headDim = attention.getHeadDim();
+    inst.attention.scale = float(attention.getScale().convertToDouble());
+    inst.attention.cacheSlot = attention.getCacheSlot();
+    if (!usedCacheSlots.insert(attention.getCacheSlot()).second)
+      return attention.emitOpError()
+             << "cache_slot " << attention.getCacheSlot()
+             << " is used by more than one attention op";
+    program.numCacheSlots =
+        std::max<int64_t>(program.numCacheSlots, attention.getCacheSlot() + 1);
+    return success();
+  }
+
+  /// A dense transition runs as one matrix T = R_out R_in^T, formed in
+  /// double precision once.
+  LogicalResult lowerTransition(tfm::TransitionOp transition,
+                                exec::Instruction &inst) {
+    const exec::Weight *from = nullptr, *to = nullptr;
+    if (failed(useWeight(transition, transition.getFrom(), from)) ||
+        failed(useWeight(transition, transition.getTo(), to)))
+      return failure();
+    Eigen::MatrixXd product =
+        to->matrix().cast<double>() * from->matrix().cast<double>().transpose();
+    exec::Weight weight;
+    weight.name = "transition(" + to->name + ", " + from->name + ")";
+    weight.rows = product.rows();
+    weight.cols = product.cols();
+    weight.owned.resize(product.size());
+    Eigen::Map<exec::RowMatrix>(weight.owned.data(), weight.rows,
+                                weight.cols) = product.cast<float>();
+    inst.kind = exec::OpKind::Rotate;
+    inst.operands = {number(transition.getInput())};
+    inst.weight = store(std::move(weight));
+    return success();
+  }
+
+  Value tokens, positions;
   exec::Program program;
   llvm::DenseMap<Value, int> valueNumbers;
   llvm::DenseMap<Value, const exec::Weight *> weights;
   llvm::DenseSet<int64_t> usedCacheSlots;
 };
 
-llvm::Expected<func::FuncOp> findForward(ModuleOp module,
-                                         llvm::StringRef source) {
-  if (auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunctionName))
-    return forward;
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "%s: no function @%s in the module",
-                                 source.str().c_str(),
-                                 kForwardFunctionName.data());
+/// Collects the error diagnostics emitted while it lives.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *context)
+      : handler(context, [this](Diagnostic &diagnostic) {
+          if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
+            return failure(); // let notes and warnings through
+          std::string location;
+          llvm::raw_string_ostream stream(location);
+          diagnostic.getLocation().print(stream);
+          if (!messages.empty())
+            messages += "\n";
+          messages += stream.str() + ": " + diagnostic.str();
+          return success();
+        }) {}
+
+  llvm::Error takeError(llvm::StringRef fallback) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s",
+                                   messages.empty() ? fallback.str().c_str()
+                                                    : messages.c_str());
+  }
+
+private:
+  std::string messages;
+  ScopedDiagnosticHandler handler;
+};
+
+std::unique_ptr<LoadedModel> newModel() {
+  auto model = std::make_unique<LoadedModel>();
+  DialectRegistry registry;
+  registerModelDialects(registry);
+  model->context = std::make_unique<MLIRContext>(registry);
+  model->context->loadAllAvailableDialects();
+  return model;
 }
 
+/// Builds the program and the tokenizer of a model whose module is set.
 llvm::Error finishLoading(LoadedModel &model, llvm::StringRef source) {
-  auto forward = findForward(*model.module, source);
-  if (!forward)
-    return forward.takeError();
-  auto program = buildProgram(*forward, &model.archive);
-  if (!program)
-    return program.takeError();
-  model.program = std::move(*program);
-  if (model.archive.tokenizer) {
-    auto tokenizer = Tokenizer::create(*model.archive.tokenizer);
+  if (llvm::Error error = rebuildProgram(model))
+    return error;
+  if (const TokenizerData *data = model.parameters().tokenizer()) {
+    auto tokenizer = Tokenizer::create(*data);
     if (!tokenizer)
       return tokenizer.takeError();
     model.tokenizer = std::move(*tokenizer);
@@ -274,51 +317,46 @@ llvm::Error finishLoading(LoadedModel &model, llvm::StringRef source) {
 
 } // namespace
 
+ParameterSet &LoadedModel::parameters() const {
+  return tfm::getParameterSet(context.get());
+}
+
 void registerModelDialects(DialectRegistry &registry) {
   registry.insert<tfm::TfmDialect, func::FuncDialect, arith::ArithDialect>();
 }
 
-llvm::Expected<exec::Program> buildProgram(func::FuncOp func,
-                                           const Checkpoint *archive) {
-  return ProgramBuilder(archive).build(func);
+FailureOr<exec::Program> buildProgram(func::FuncOp func) {
+  return ProgramBuilder().build(func);
+}
+
+llvm::Error rebuildProgram(LoadedModel &model) {
+  DiagnosticCollector diagnostics(model.context.get());
+  auto forward =
+      model.module->lookupSymbol<func::FuncOp>(kForwardFunctionName);
+  if (!forward)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the module has no function @%s",
+                                   kForwardFunctionName.data());
+  FailureOr<exec::Program> program = buildProgram(forward);
+  if (failed(program))
+    return diagnostics.takeError("cannot build the executor program");
+  model.program = std::move(*program);
+  return llvm::Error::success();
 }
 
 llvm::Expected<std::unique_ptr<LoadedModel>>
 loadModelFile(llvm::StringRef mlirPath) {
-  auto model = std::make_unique<LoadedModel>();
-  DialectRegistry registry;
-  registerModelDialects(registry);
-  model->context = std::make_unique<MLIRContext>(registry);
-
-  // Parse errors are collected and returned instead of printed.
-  std::string diagnostics;
-  {
-    llvm::raw_string_ostream stream(diagnostics);
-    llvm::SourceMgr sourceMgr;
-    SourceMgrDiagnosticHandler handler(sourceMgr, model->context.get(),
-                                       stream);
-    model->module = parseSourceFile<ModuleOp>(mlirPath, sourceMgr,
-                                              model->context.get());
-    if (!model->module) {
-      if (diagnostics.empty())
-        diagnostics = (mlirPath + ": cannot read the file").str();
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s",
-                                     stream.str().c_str());
-    }
-  }
-  auto archiveAttr = (*model->module)->getAttrOfType<StringAttr>(
-      tfm::TfmDialect::getParametersAttrName());
-  if (archiveAttr) {
-    llvm::SmallString<256> archivePath(archiveAttr.getValue());
-    if (llvm::sys::path::is_relative(archivePath)) {
-      archivePath = llvm::sys::path::parent_path(mlirPath);
-      llvm::sys::path::append(archivePath, archiveAttr.getValue());
-    }
-    auto archive = loadParameterArchive(archivePath);
-    if (!archive)
-      return archive.takeError();
-    model->archive = std::move(*archive);
-  }
+  std::unique_ptr<LoadedModel> model = newModel();
+  DiagnosticCollector diagnostics(model->context.get());
+  llvm::SourceMgr sourceMgr;
+  model->module =
+      parseSourceFile<ModuleOp>(mlirPath, sourceMgr, model->context.get());
+  if (!model->module)
+    return diagnostics.takeError((mlirPath + ": cannot read the file").str());
+  tfm::getParameterSet(model->context.get())
+      .setBaseDirectory(llvm::sys::path::parent_path(mlirPath));
+  if (failed(tfm::loadParameters(*model->module)))
+    return diagnostics.takeError("cannot load the parameter archives");
   if (llvm::Error error = finishLoading(*model, mlirPath))
     return std::move(error);
   return std::move(model);
@@ -326,13 +364,14 @@ loadModelFile(llvm::StringRef mlirPath) {
 
 llvm::Expected<std::unique_ptr<LoadedModel>>
 loadModelFromCheckpoint(Checkpoint checkpoint) {
-  auto model = std::make_unique<LoadedModel>();
-  DialectRegistry registry;
-  registerModelDialects(registry);
-  model->context = std::make_unique<MLIRContext>(registry);
-  model->archive = std::move(checkpoint);
-  model->module =
-      buildModelModule(*model->context, model->archive, "<in-memory>");
+  std::unique_ptr<LoadedModel> model = newModel();
+  ParameterSet &parameters = tfm::getParameterSet(model->context.get());
+  parameters.addCheckpoint(std::move(checkpoint));
+  // The IR of an in-memory model names no archive: its tensors are already
+  // in the parameter set.
+  model->module = buildModelModule(*model->context, *parameters.checkpoint(0),
+                                   "<in-memory>");
+  (*model->module)->removeAttr(tfm::TfmDialect::getParametersAttrName());
   if (llvm::Error error = finishLoading(*model, "<in-memory model>"))
     return std::move(error);
   return std::move(model);

@@ -244,7 +244,7 @@ protected:
 TEST_F(HFLayout, LlamaHalfSplitCheckpointReproducesGGUFLogits) {
   auto gguf = loadGGUF();
   ASSERT_TRUE(gguf);
-  writeCheckpoint(gguf->archive, "llama", 0.0f);
+  writeCheckpoint(*gguf->parameters().checkpoint(0), "llama", 0.0f);
   auto hfCheckpoint = loadHFCheckpoint(directory);
   ASSERT_TRUE(bool(hfCheckpoint)) << llvm::toString(hfCheckpoint.takeError());
   EXPECT_EQ(hfCheckpoint->config.ropeLayout, RopeLayout::HalfSplit);
@@ -260,7 +260,7 @@ TEST_F(HFLayout, LlamaHalfSplitCheckpointReproducesGGUFLogits) {
 TEST_F(HFLayout, Qwen2BiasesAreImportedAndApplied) {
   auto gguf = loadGGUF();
   ASSERT_TRUE(gguf);
-  writeCheckpoint(gguf->archive, "qwen2", 0.5f);
+  writeCheckpoint(*gguf->parameters().checkpoint(0), "qwen2", 0.5f);
   auto hfCheckpoint = loadHFCheckpoint(directory);
   ASSERT_TRUE(bool(hfCheckpoint)) << llvm::toString(hfCheckpoint.takeError());
   EXPECT_TRUE(hfCheckpoint->config.attentionBias);

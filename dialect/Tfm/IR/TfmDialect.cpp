@@ -18,6 +18,7 @@ void TfmDialect::initialize() {
 #include "respin/Dialect/Tfm/IR/TfmOps.cpp.inc"
       >();
   registerAttributes();
+  parameterSet = std::make_unique<respin::ParameterSet>();
 }
 
 LogicalResult TfmDialect::verifyOperationAttribute(Operation *op,
@@ -28,10 +29,18 @@ LogicalResult TfmDialect::verifyOperationAttribute(Operation *op,
   if (!isa<ModuleOp>(op))
     return op->emitError() << "'" << getParametersAttrName()
                            << "' is only valid on a module";
-  auto path = dyn_cast<StringAttr>(attr.getValue());
-  if (!path || path.getValue().empty())
-    return op->emitError() << "'" << getParametersAttrName()
-                           << "' must be a non-empty string (the parameter "
-                              "archive path)";
-  return success();
+  // One archive path, or a list of them (later ones override earlier ones).
+  auto isPath = [](Attribute value) {
+    auto path = dyn_cast<StringAttr>(value);
+    return path && !path.getValue().empty();
+  };
+  Attribute value = attr.getValue();
+  if (isPath(value))
+    return success();
+  if (auto list = dyn_cast<ArrayAttr>(value);
+      list && !list.empty() && llvm::all_of(list, isPath))
+    return success();
+  return op->emitError() << "'" << getParametersAttrName()
+                         << "' must be a non-empty string (the parameter "
+                            "archive path) or a non-empty array of them";
 }

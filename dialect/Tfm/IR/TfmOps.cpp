@@ -60,9 +60,10 @@ LogicalResult ParamOp::verify() {
   if (getName().empty())
     return emitOpError() << "needs a non-empty parameter name";
   Type element = getType().getElementType();
-  if (!element.isF32() && !element.isF16() && !element.isBF16())
+  if (!element.isF32() && !element.isF16() && !element.isBF16() &&
+      !element.isF64())
     return emitOpError() << "parameter '" << getName()
-                         << "' must have f32, f16 or bf16 elements, got "
+                         << "' must have f64, f32, f16 or bf16 elements, got "
                          << element;
   return success();
 }
@@ -155,4 +156,64 @@ LogicalResult AttentionOp::verify() {
                          << getScale().convertToDouble();
   return verifySameRows(*this, {getQuery(), getKey(), getValue(), getResult()},
                         {"query", "key", "value", "result"});
+}
+
+/// A square rotation matrix of size n; the error names `what`.
+static LogicalResult verifySquare(Operation *op, Value matrix,
+                                  StringRef what) {
+  if (rows(matrix) != cols(matrix))
+    return op->emitOpError() << what << " must be square, got "
+                             << dimString(rows(matrix)) << "x"
+                             << dimString(cols(matrix));
+  return success();
+}
+
+LogicalResult RotateOp::verify() {
+  if (failed(verifySquare(*this, getRotation(), "rotation")))
+    return failure();
+  int64_t size = rows(getRotation()), width = cols(getInput());
+  if (!ShapedType::isDynamic(width) && !ShapedType::isDynamic(size) &&
+      !isHeadsTimesDim(width, getBlocks(), size))
+    return emitOpError() << "input width " << width << " is not "
+                         << getBlocks() << " blocks of the " << size << "x"
+                         << size << " rotation";
+  return success();
+}
+
+LogicalResult HadamardOp::verify() {
+  int64_t width = cols(getInput());
+  if (!ShapedType::isDynamic(width) && width % getBlockSize() != 0)
+    return emitOpError() << "block_size " << getBlockSize()
+                         << " does not divide the input width " << width;
+  return success();
+}
+
+LogicalResult TransitionOp::verify() {
+  if (failed(verifySquare(*this, getFrom(), "'from' basis")) ||
+      failed(verifySquare(*this, getTo(), "'to' basis")))
+    return failure();
+  if (!compatible(rows(getFrom()), cols(getInput())) ||
+      !compatible(rows(getTo()), cols(getInput())))
+    return emitOpError() << "bases of size " << dimString(rows(getFrom()))
+                         << " and " << dimString(rows(getTo()))
+                         << " do not match the input width "
+                         << dimString(cols(getInput()));
+  return success();
+}
+
+LogicalResult ResidualAdapterOp::verify() {
+  int64_t width = cols(getInput()), dim = rows(getBasis()),
+          rank = cols(getBasis());
+  if (!compatible(dim, width))
+    return emitOpError() << "basis has " << dimString(dim)
+                         << " rows but the input width is "
+                         << dimString(width);
+  if (!compatible(rows(getUpdate()), rank) ||
+      !compatible(cols(getUpdate()), rank))
+    return emitOpError() << "update must be " << dimString(rank) << "x"
+                         << dimString(rank) << " for a rank-"
+                         << dimString(rank) << " basis, got "
+                         << dimString(rows(getUpdate())) << "x"
+                         << dimString(cols(getUpdate()));
+  return success();
 }

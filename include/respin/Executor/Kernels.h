@@ -34,6 +34,14 @@ void attention(const RowMatrix &query, const float *keys, const float *values,
                int64_t cachedRows, const AttentionParams &params,
                RowMatrix &out);
 
+/// out.row(i) = (I_blocks kron R) x.row(i) (R^T with `transpose`).
+void rotate(const RowMatrix &x, const Weight &rotation, int64_t blocks,
+            bool transpose, RowMatrix &out);
+
+/// out = h + Q (M (Q^T h)) row by row.
+void residualAdapter(const RowMatrix &h, const Weight &basis,
+                     const Weight &update, RowMatrix &out);
+
 /// out = silu(gate) * up.
 void siluMul(const RowMatrix &gate, const RowMatrix &up, RowMatrix &out);
 

@@ -44,7 +44,17 @@ struct Weight {
   }
 };
 
-enum class OpKind { Embedding, RMSNorm, Linear, Rope, Attention, SiluMul, Add };
+enum class OpKind {
+  Embedding,
+  RMSNorm,
+  Linear,
+  Rope,
+  Attention,
+  SiluMul,
+  Add,
+  Rotate,          ///< x <- (I_blocks kron R) x, or its transpose
+  ResidualAdapter, ///< h <- h + Q (M (Q^T h)); weight = Q, bias = M
+};
 
 struct RopeParams {
   int64_t numHeads = 0;
@@ -70,7 +80,9 @@ struct Instruction {
   int result = -1;
   int64_t width = 0; ///< columns of the result
   const Weight *weight = nullptr; ///< embedding table, norm gain, linear W
-  const Weight *bias = nullptr;   ///< linear bias
+  const Weight *bias = nullptr;   ///< linear bias; adapter update M
+  int64_t blocks = 1;             ///< rotate: block-diagonal repetitions
+  bool transpose = false;         ///< rotate: apply R^T
   float epsilon = 0.0f;
   RopeParams rope;
   AttentionParams attention;

@@ -21,11 +21,12 @@
 namespace respin {
 
 /// Element types that weight files may hold and that respin can compute with.
-enum class DType { F32, F16, BF16 };
+/// F64 holds rotations and other matrices that passes build in double.
+enum class DType { F32, F16, BF16, F64 };
 
 /// Bytes per element of `dtype`.
 size_t dtypeSize(DType dtype);
-/// Safetensors spelling: "F32", "F16", "BF16".
+/// Safetensors spelling: "F32", "F16", "BF16", "F64".
 llvm::StringRef dtypeName(DType dtype);
 /// Parses a safetensors dtype name; std::nullopt when unknown.
 std::optional<DType> parseDTypeName(llvm::StringRef name);
@@ -48,8 +49,10 @@ struct TensorView {
   size_t numBytes = 0;
 
   int64_t numElements() const;
-  /// Converts to float32 (F16/BF16 widen exactly).
+  /// Converts to float32 (F16/BF16 widen exactly, F64 rounds).
   std::vector<float> toFloat32() const;
+  /// Converts to float64 (exact for every dtype).
+  std::vector<double> toFloat64() const;
   /// Same as toFloat32 but fails, naming the tensor and the first bad index,
   /// when an element is NaN or Inf.
   llvm::Expected<std::vector<float>> toFiniteFloat32() const;

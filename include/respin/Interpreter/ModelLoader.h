@@ -12,6 +12,7 @@
 
 #include "respin/Executor/Program.h"
 #include "respin/Formats/Checkpoint.h"
+#include "respin/Formats/ParameterSet.h"
 #include "respin/Formats/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,20 +25,25 @@ namespace respin {
 /// Registers the dialects that model IR files are written in.
 void registerModelDialects(mlir::DialectRegistry &registry);
 
-/// Lowers `func` to a Program. Parameters are looked up in `archive`
-/// (may be null when the function has no tfm.param). Errors name the op
-/// location and the parameter.
-llvm::Expected<exec::Program> buildProgram(mlir::func::FuncOp func,
-                                           const Checkpoint *archive);
+/// Lowers `func` to a Program. Parameters come from the context's
+/// ParameterSet (the module's archives must be loaded). Problems are emitted
+/// as MLIR diagnostics on the offending op.
+mlir::FailureOr<exec::Program> buildProgram(mlir::func::FuncOp func);
 
-/// A model ready to run: IR, mapped weights, program and tokenizer.
+/// A model ready to run: IR, mapped weights (in the context's ParameterSet),
+/// program and tokenizer.
 struct LoadedModel {
   std::unique_ptr<mlir::MLIRContext> context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  Checkpoint archive;
   exec::Program program;
-  std::unique_ptr<Tokenizer> tokenizer; ///< null when the archive has none
+  std::unique_ptr<Tokenizer> tokenizer; ///< null when the archives have none
+
+  ParameterSet &parameters() const;
 };
+
+/// Lowers the @forward function of an already loaded module (e.g. after
+/// running passes on it) into `model`.
+llvm::Error rebuildProgram(LoadedModel &model);
 
 /// Loads an IR file written by respin-translate or respin-opt.
 llvm::Expected<std::unique_ptr<LoadedModel>>

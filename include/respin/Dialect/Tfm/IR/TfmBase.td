@@ -43,7 +43,13 @@ def Tfm_Dialect : Dialect {
     /// Registers the attributes (defined next to their storage classes).
     void registerAttributes();
 
-    /// Module attribute naming the parameter archive.
+    /// Weights of the modules in this context: the archives their
+    /// `tfm.parameters` name and the tensors passes created. Owned by the
+    /// dialect so it lives exactly as long as the context.
+    ::respin::ParameterSet &getParameterSet() { return *parameterSet; }
+    std::unique_ptr<::respin::ParameterSet> parameterSet;
+
+    /// Module attribute naming the parameter archive(s).
     static constexpr ::llvm::StringLiteral getParametersAttrName() {
       return ::llvm::StringLiteral("tfm.parameters");
     }

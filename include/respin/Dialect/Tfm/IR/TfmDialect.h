@@ -4,6 +4,9 @@
 #define RESPIN_DIALECT_TFM_IR_TFMDIALECT_H
 
 #include "mlir/IR/Dialect.h"
+#include "respin/Formats/ParameterSet.h"
+
+#include <memory>
 
 #include "respin/Dialect/Tfm/IR/TfmOpsDialect.h.inc"
 

@@ -21,6 +21,8 @@ def Tfm_Activation : 2DTensorOf<[F32]>;
 def Tfm_WeightElement : AnyTypeOf<[F32, F16, BF16]>;
 def Tfm_Matrix : 2DTensorOf<[F32, F16, BF16]>;
 def Tfm_Vector : 1DTensorOf<[F32, F16, BF16]>;
+/// Rotations are built and stored in double precision.
+def Tfm_RotationMatrix : 2DTensorOf<[F64, F32]>;
 def Tfm_TokenIds : 1DTensorOf<[I32]>;
 
 //===----------------------------------------------------------------------===//
@@ -200,6 +202,107 @@ def Tfm_AddOp : Tfm_Op<"add", [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "
   let arguments = (ins Tfm_Activation:$lhs, Tfm_Activation:$rhs);
   let results = (outs Tfm_Activation:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Rotations
+//===----------------------------------------------------------------------===//
+
+def Tfm_RotateOp : Tfm_Op<"rotate", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "offline orthogonal rotation of each row";
+  let description = [{
+    Applies the orthogonal matrix `rotation` (n x n) to every row of `input`
+    (column convention: x <- R x, or x <- R^T x with `transpose`). With
+    `blocks = b` the input width is b * n and R acts on each block of n
+    features (I_b kron R), which is how per-head rotations are written.
+
+    Rotations are *offline*: `--tfm-fold-rotations` folds them into the
+    adjacent embedding or linear weights, so they cost nothing at run time.
+
+    ```mlir
+    %r = tfm.rotate %h, %R1 : (tensor<?x64xf32>, tensor<64x64xf64>) -> tensor<?x64xf32>
+    %u = tfm.rotate %n, %R1 {transpose} : (tensor<?x64xf32>, tensor<64x64xf64>) -> tensor<?x64xf32>
+    %v = tfm.rotate %v0, %R3 {blocks = 4 : i64} : (tensor<?x32xf32>, tensor<8x8xf64>) -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Tfm_RotationMatrix:$rotation,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$blocks,
+                       UnitAttr:$transpose);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $rotation attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_HadamardOp : Tfm_Op<"hadamard", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "normalized Hadamard transform of each block of a row";
+  let description = [{
+    Multiplies every consecutive block of `block_size` features of each row
+    by the normalized Hadamard matrix H_n = (H_K kron H_2^m) / sqrt(n) of
+    that size (n = K * 2^m; K a supported Hadamard factor), or by its
+    transpose with `transpose`. With `online` the transform is executed at
+    run time (SpinQuant's R3 on q/k after RoPE and R4 on the down_proj
+    input); without it the transform is offline and
+    `--tfm-fold-rotations` folds it into the adjacent linear.
+
+    ```mlir
+    %qh = tfm.hadamard %q {block_size = 8 : i64, online} : tensor<?x64xf32>
+    %a = tfm.hadamard %x {block_size = 172 : i64, transpose} : tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$block_size,
+                       UnitAttr:$transpose, UnitAttr:$online);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tfm_TransitionOp : Tfm_Op<"transition", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "dense residual basis change h <- R_out R_in^T h";
+  let description = [{
+    Moves the residual stream from basis `from` to basis `to` on a skip
+    connection (ReSpinQuant: the stream entering a block is in R_in, the
+    block writes its output in R_out). Exact and dense: D^2 MACs per token.
+    `--tfm-approximate-residual-rotations` replaces it by a rank-r
+    `tfm.residual_adapter`; when `from` and `to` are the same value
+    `--tfm-fold-rotations` removes it.
+
+    ```mlir
+    %t = tfm.transition %h, %R1_0, %R2_0
+        : (tensor<?x64xf32>, tensor<64x64xf64>, tensor<64x64xf64>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Tfm_RotationMatrix:$from,
+                       Tfm_RotationMatrix:$to);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $from `,` $to attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_ResidualAdapterOp : Tfm_Op<"residual_adapter", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rank-r orthogonal residual transition h <- h + Q (M (Q^T h))";
+  let description = [{
+    The ReSpinQuant approximation of a skip-path transition: identity outside
+    the r-dimensional subspace spanned by the orthonormal columns of `basis`
+    (Q, D x r) and the rotation I + `update` (M = R_sub - I, r x r) inside
+    it. 2 D r + r^2 MACs per token.
+
+    ```mlir
+    %a = tfm.residual_adapter %h, %Q, %M
+        : (tensor<?x64xf32>, tensor<64x8xf64>, tensor<8x8xf64>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, Tfm_RotationMatrix:$basis,
+                       Tfm_RotationMatrix:$update);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $basis `,` $update attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // RESPIN_DIALECT_TFM_IR_TFMOPS_TD

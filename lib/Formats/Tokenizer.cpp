@@ -331,16 +331,14 @@ CharClass classify(uint32_t cp) {
   return isNonLetterSymbol(cp) ? CharClass::Other : CharClass::Letter;
 }
 
-/// Same enumerators, in the same order, as Tokenizer::PreTokenizer (which is
-/// private, hence this copy for the free functions below).
-enum class PreTokenizerKind { Llama3, Qwen2, GPT2, SmolLM };
+using PreTokenizer = Tokenizer::PreTokenizer;
 
-std::optional<PreTokenizerKind> parsePreTokenizer(llvm::StringRef name) {
-  return llvm::StringSwitch<std::optional<PreTokenizerKind>>(name)
-      .Cases("llama3", "llama-bpe", PreTokenizerKind::Llama3)
-      .Case("qwen2", PreTokenizerKind::Qwen2)
-      .Cases("gpt2", "default", "", PreTokenizerKind::GPT2)
-      .Case("smollm", PreTokenizerKind::SmolLM)
+std::optional<PreTokenizer> parsePreTokenizer(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<PreTokenizer>>(name)
+      .Cases("llama3", "llama-bpe", PreTokenizer::Llama3)
+      .Case("qwen2", PreTokenizer::Qwen2)
+      .Cases("gpt2", "default", "", PreTokenizer::GPT2)
+      .Case("smollm", PreTokenizer::SmolLM)
       .Default(std::nullopt);
 }
 
@@ -361,13 +359,13 @@ public:
     offsets.push_back((uint32_t)text.size());
   }
 
-  std::vector<llvm::StringRef> split(PreTokenizerKind kind) {
+  std::vector<llvm::StringRef> split(PreTokenizer kind) {
     std::vector<llvm::StringRef> pieces;
     size_t n = cps.size();
     for (size_t i = 0; i < n;) {
       // SmolLM: Digits(individual_digits) runs before the GPT-2 regex, so
       // every number character is a piece and the regex never sees one.
-      if (kind == PreTokenizerKind::SmolLM) {
+      if (kind == PreTokenizer::SmolLM) {
         if (classes[i] == CharClass::Number) {
           pieces.push_back(slice(i, i + 1));
           ++i;
@@ -379,8 +377,8 @@ public:
       } else {
         end = n;
       }
-      size_t len = kind == PreTokenizerKind::Llama3  ? matchLlama3(i, 3)
-                   : kind == PreTokenizerKind::Qwen2 ? matchLlama3(i, 1)
+      size_t len = kind == PreTokenizer::Llama3  ? matchLlama3(i, 3)
+                   : kind == PreTokenizer::Qwen2 ? matchLlama3(i, 1)
                                                      : matchGPT2(i);
       pieces.push_back(slice(i, i + len));
       i += len;
@@ -494,8 +492,8 @@ std::string byteTokenSpelling(unsigned byte) {
 
 std::vector<llvm::StringRef> respin::preTokenizeByteLevel(llvm::StringRef text,
                                                           llvm::StringRef kind) {
-  std::optional<PreTokenizerKind> parsed = parsePreTokenizer(kind);
-  return PreTokenSplitter(text).split(parsed.value_or(PreTokenizerKind::GPT2));
+  std::optional<PreTokenizer> parsed = parsePreTokenizer(kind);
+  return PreTokenSplitter(text).split(parsed.value_or(PreTokenizer::GPT2));
 }
 
 std::vector<std::string> respin::splitStories(llvm::StringRef text) {
@@ -611,11 +609,11 @@ llvm::Error Tokenizer::initSentencePiece() {
 }
 
 llvm::Error Tokenizer::initByteLevel() {
-  std::optional<PreTokenizerKind> kind = parsePreTokenizer(data.preTokenizer);
+  std::optional<PreTokenizer> kind = parsePreTokenizer(data.preTokenizer);
   if (!kind)
     return tokenizerError("unknown byte-level pre-tokenizer '" +
                           data.preTokenizer + "'");
-  preTokenizer = PreTokenizer((int)*kind);
+  preTokenizer = *kind;
 
   size_t n = data.tokens.size();
   for (size_t id = 0; id < n; ++id)
@@ -794,8 +792,7 @@ void Tokenizer::encodeByteLevelSegment(
   if (segment.empty())
     return;
   const auto &mapping = byteToUnicode();
-  for (llvm::StringRef word : PreTokenSplitter(segment).split(
-           PreTokenizerKind((int)preTokenizer))) {
+  for (llvm::StringRef word : PreTokenSplitter(segment).split(preTokenizer)) {
     auto [it, inserted] = cache.try_emplace(word.str());
     std::vector<int32_t> &wordIds = it->second;
     if (!inserted) {

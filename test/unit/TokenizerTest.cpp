@@ -22,7 +22,6 @@
 
 #include "llvm/Support/MemoryBuffer.h"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -370,17 +369,13 @@ TEST(SentencePiece, VocabularyWithoutByteFallbackUsesUnk) {
   expectError(Tokenizer::create(data), {"<0x00>"});
 }
 
-TEST(SentencePiece, EncodesOneMegabyteQuickly) {
+TEST(SentencePiece, RoundTripsOneMegabyteOfWikiText) {
+  // Speed is not asserted (no timing in tests); a release build takes about
+  // 0.1 s here, while a quadratic encoder would take minutes.
   std::string text = readText("text/wikitext2-raw-test.txt");
   ASSERT_GT(text.size(), 1000000u);
   text.resize(1000000);
-  auto start = std::chrono::steady_clock::now();
   std::vector<int32_t> ids = llama2().encode(text, true);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  // About 0.1 s in a release build; a quadratic encoder takes minutes.
-  EXPECT_LT(seconds, 5.0) << ids.size() << " tokens";
   EXPECT_GT(ids.size(), 200000u);
   EXPECT_EQ(llama2().decode(ids), text);
 }

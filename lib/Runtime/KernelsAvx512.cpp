@@ -1,0 +1,404 @@
+//===- KernelsAvx512.cpp - AVX-512 VNNI kernels ----------------------------===//
+//
+// Compiled with -mavx512f/bw/vl/dq/vnni (see CMakeLists.txt); only called
+// after Dispatch.cpp checked the CPU. The low-bit linear uses VPDPBUSD on
+// unsigned activation codes x unsigned weight codes u = q + 2^(b-1) (both fit
+// the instruction's u8 x s8 form), then removes the offset exactly:
+//   sum (x - z) q = sum x u - 2^(b-1) sum x - z sum q     (all int32).
+//
+//===----------------------------------------------------------------------===//
+
+#include "HadamardImpl.h"
+#include "Internal.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace respin::rt {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Low-bit linear
+//===----------------------------------------------------------------------===//
+
+inline __m512i broadcast4(const uint8_t *p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+/// Weight operands of one chunk of one tile: Q[i] holds, in 32-bit lane c,
+/// the unsigned codes of channel c for columns k0 + 4i .. k0 + 4i + 3.
+template <int Bits> struct Chunk;
+
+template <> struct Chunk<4> {
+  static constexpr int kQuads = 2;
+  __m512i q[2];
+  void load(const uint8_t *p) {
+    const __m512i lowNibbles = _mm512_set1_epi8(0x0F);
+    __m512i v = _mm512_loadu_si512(p);
+    q[0] = _mm512_and_si512(v, lowNibbles);
+    q[1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lowNibbles);
+  }
+};
+
+template <> struct Chunk<3> {
+  static constexpr int kQuads = 4;
+  __m512i q[4];
+  void load(const uint8_t *p) {
+    const __m512i lowPair = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    __m512i v = _mm512_loadu_si512(p);
+    for (int i = 0; i < 4; ++i) {
+      __m512i low = _mm512_and_si512(i == 0 ? v : _mm512_srli_epi16(v, 2 * i),
+                                     lowPair);
+      uint64_t plane;
+      std::memcpy(&plane, p + 64 + 8 * i, 8);
+      q[i] = _mm512_mask_add_epi8(low, _cvtu64_mask64(plane), low, four);
+    }
+  }
+};
+
+/// Computes the MR x (NT * 16) block of outputs at rows m0.., tiles t0...
+template <int Bits, int MR, int NT>
+void qlinearBlock(const QLinearArgs &a, int64_t m0, int64_t t0) {
+  const PackedView &w = *a.w;
+  constexpr int64_t kChunkK = Bits == 4 ? 8 : 16;
+  constexpr int64_t kChunkBytes = Bits == 4 ? 64 : 96;
+  const int64_t xGroups = a.xPerGroup ? w.numGroups : 1;
+  __m512 yAcc[MR][NT];
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NT; ++t)
+      yAcc[r][t] = _mm512_setzero_ps();
+
+  for (int64_t j = 0; j < w.numGroups; ++j) {
+    __m512i acc[MR][NT];
+    for (int r = 0; r < MR; ++r)
+      for (int t = 0; t < NT; ++t)
+        acc[r][t] = _mm512_setzero_si512();
+    const uint8_t *wp[NT];
+    for (int t = 0; t < NT; ++t)
+      wp[t] = w.codes + (t0 + t) * w.tileBytes +
+              j * w.chunksPerGroup * kChunkBytes;
+    const uint8_t *xp[MR];
+    for (int r = 0; r < MR; ++r)
+      xp[r] = a.x + (m0 + r) * a.xStride + j * w.groupKPadded;
+
+    for (int64_t c = 0; c < w.chunksPerGroup; ++c) {
+      Chunk<Bits> chunk[NT];
+      for (int t = 0; t < NT; ++t)
+        chunk[t].load(wp[t] + c * kChunkBytes);
+      for (int r = 0; r < MR; ++r)
+        for (int i = 0; i < Chunk<Bits>::kQuads; ++i) {
+          __m512i xb = broadcast4(xp[r] + c * kChunkK + 4 * i);
+          for (int t = 0; t < NT; ++t)
+            acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xb, chunk[t].q[i]);
+        }
+    }
+
+    // Exact integer correction, then the float epilogue in the ABI's order.
+    for (int r = 0; r < MR; ++r) {
+      int64_t row = m0 + r, xj = a.xPerGroup ? j : 0;
+      __m512i offsetSum =
+          _mm512_set1_epi32(codeOffset(Bits) * a.xSums[row * w.numGroups + j]);
+      __m512i zero = _mm512_set1_epi32(a.xZeros[row * xGroups + xj]);
+      __m512 xScale = _mm512_set1_ps(a.xScales[row * xGroups + xj]);
+      for (int t = 0; t < NT; ++t) {
+        int64_t n0 = (t0 + t) * kTileN + j * w.nPadded;
+        __m512i colSum = _mm512_loadu_si512(w.colSums + n0);
+        __m512 wScale = _mm512_loadu_ps(w.scales + n0);
+        __m512i exact = _mm512_sub_epi32(
+            _mm512_sub_epi32(acc[r][t], offsetSum),
+            _mm512_mullo_epi32(zero, colSum));
+        __m512 term = _mm512_mul_ps(
+            _mm512_mul_ps(_mm512_cvtepi32_ps(exact), wScale), xScale);
+        yAcc[r][t] = _mm512_add_ps(yAcc[r][t], term);
+      }
+    }
+  }
+
+  for (int t = 0; t < NT; ++t) {
+    int64_t n0 = (t0 + t) * kTileN;
+    int64_t valid = std::min<int64_t>(kTileN, w.n - n0);
+    if (valid <= 0)
+      continue;
+    __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+    for (int r = 0; r < MR; ++r) {
+      float *out = a.y + (m0 + r) * a.yStride + n0;
+      __m512 v = yAcc[r][t];
+      if (a.accumulate)
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), v);
+      _mm512_mask_storeu_ps(out, mask, v);
+    }
+  }
+}
+
+template <int Bits, int NT>
+void rowBlock(const QLinearArgs &a, int64_t m0, int64_t rows, int64_t t0) {
+  switch (rows) {
+  case 1: return qlinearBlock<Bits, 1, NT>(a, m0, t0);
+  case 2: return qlinearBlock<Bits, 2, NT>(a, m0, t0);
+  case 3: return qlinearBlock<Bits, 3, NT>(a, m0, t0);
+  case 4: return qlinearBlock<Bits, 4, NT>(a, m0, t0);
+  case 5: return qlinearBlock<Bits, 5, NT>(a, m0, t0);
+  case 6: return qlinearBlock<Bits, 6, NT>(a, m0, t0);
+  case 7: return qlinearBlock<Bits, 7, NT>(a, m0, t0);
+  default: return qlinearBlock<Bits, 8, NT>(a, m0, t0);
+  }
+}
+
+template <int Bits>
+void qlinearAvx512(const QLinearArgs &a, int64_t tileBegin, int64_t tileEnd) {
+  if (a.m < 4) {
+    // Decode: weight streaming; four tiles in flight hide VPDPBUSD latency.
+    for (int64_t m = 0; m < a.m; ++m) {
+      int64_t t = tileBegin;
+      for (; t + 4 <= tileEnd; t += 4)
+        qlinearBlock<Bits, 1, 4>(a, m, t);
+      for (; t < tileEnd; ++t)
+        qlinearBlock<Bits, 1, 1>(a, m, t);
+    }
+    return;
+  }
+  // Prefill: a two-tile weight panel stays in L2 while all rows pass by.
+  constexpr int64_t kMR = 8;
+  int64_t t = tileBegin;
+  for (; t + 2 <= tileEnd; t += 2)
+    for (int64_t m = 0; m < a.m; m += kMR)
+      rowBlock<Bits, 2>(a, m, std::min(kMR, a.m - m), t);
+  for (; t < tileEnd; ++t)
+    for (int64_t m = 0; m < a.m; m += kMR)
+      rowBlock<Bits, 1>(a, m, std::min(kMR, a.m - m), t);
+}
+
+void qlinear(const QLinearArgs &a, int64_t tileBegin, int64_t tileEnd) {
+  if (a.w->bits == 4)
+    qlinearAvx512<4>(a, tileBegin, tileEnd);
+  else
+    qlinearAvx512<3>(a, tileBegin, tileEnd);
+}
+
+//===----------------------------------------------------------------------===//
+// Float linear (baseline, lm_head)
+//===----------------------------------------------------------------------===//
+
+template <int MR, int NR>
+void linearF32Block(const LinearF32Args &a, int64_t m0, int64_t n0) {
+  __m512 acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c)
+      acc[r][c] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < a.k; k += 16) {
+    __mmask16 mask =
+        a.k - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (a.k - k)) - 1);
+    __m512 wv[NR];
+    for (int c = 0; c < NR; ++c)
+      wv[c] = _mm512_maskz_loadu_ps(mask, a.w + (n0 + c) * a.wStride + k);
+    for (int r = 0; r < MR; ++r) {
+      __m512 xv = _mm512_maskz_loadu_ps(mask, a.x + (m0 + r) * a.xStride + k);
+      for (int c = 0; c < NR; ++c)
+        acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) {
+      float *out = a.y + (m0 + r) * a.yStride + n0 + c;
+      float v = _mm512_reduce_add_ps(acc[r][c]);
+      *out = a.accumulate ? *out + v : v;
+    }
+}
+
+/// Prefill path: W^T panels of 32 columns x 256 k packed on the fly (L1),
+/// 8 x 32 register block fed by broadcasts of x.
+void linearF32Panels(const LinearF32Args &a, int64_t nBegin, int64_t nEnd) {
+  constexpr int64_t kKC = 256, kNR = 32, kMR = 8;
+  alignas(64) static thread_local float panel[kKC * kNR];
+  for (int64_t kb = 0; kb < a.k; kb += kKC) {
+    int64_t kl = std::min(kKC, a.k - kb);
+    for (int64_t n0 = nBegin; n0 < nEnd; n0 += kNR) {
+      int64_t nl = std::min(kNR, nEnd - n0);
+      for (int64_t c = 0; c < kNR; ++c) {
+        const float *src = a.w + (n0 + std::min(c, nl - 1)) * a.wStride + kb;
+        for (int64_t kk = 0; kk < kl; ++kk)
+          panel[kk * kNR + c] = src[kk];
+      }
+      __mmask16 mask0 = nl >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nl) - 1);
+      __mmask16 mask1 = nl >= 32 ? (__mmask16)0xFFFF
+                        : nl > 16 ? (__mmask16)((1u << (nl - 16)) - 1)
+                                  : (__mmask16)0;
+      for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
+        const float *xr[kMR];
+        for (int64_t r = 0; r < kMR; ++r)
+          xr[r] = a.x + std::min(m0 + r, a.m - 1) * a.xStride + kb;
+        __m512 acc[kMR][2];
+        for (int64_t r = 0; r < kMR; ++r)
+          acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (int64_t kk = 0; kk < kl; ++kk) {
+          __m512 w0 = _mm512_load_ps(panel + kk * kNR);
+          __m512 w1 = _mm512_load_ps(panel + kk * kNR + 16);
+          for (int64_t r = 0; r < kMR; ++r) {
+            __m512 xb = _mm512_set1_ps(xr[r][kk]);
+            acc[r][0] = _mm512_fmadd_ps(xb, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(xb, w1, acc[r][1]);
+          }
+        }
+        bool add = kb > 0 || a.accumulate;
+        for (int64_t r = 0; r < kMR && m0 + r < a.m; ++r) {
+          float *out = a.y + (m0 + r) * a.yStride + n0;
+          __m512 v0 = acc[r][0], v1 = acc[r][1];
+          if (add) {
+            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, out), v0);
+            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, out + 16), v1);
+          }
+          _mm512_mask_storeu_ps(out, mask0, v0);
+          _mm512_mask_storeu_ps(out + 16, mask1, v1);
+        }
+      }
+    }
+  }
+}
+
+void linearF32(const LinearF32Args &a, int64_t nBegin, int64_t nEnd) {
+  if (a.m >= 8)
+    return linearF32Panels(a, nBegin, nEnd);
+  // Decode path: row dot products, eight weight rows streamed at once.
+  for (int64_t m = 0; m < a.m; ++m) {
+    int64_t n = nBegin;
+    for (; n + 8 <= nEnd; n += 8)
+      linearF32Block<1, 8>(a, m, n);
+    for (; n < nEnd; ++n)
+      linearF32Block<1, 1>(a, m, n);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Activation quantization
+//===----------------------------------------------------------------------===//
+
+void quantizeRow(const float *x, int64_t cols, int bits, bool symmetric,
+                 float clip, int64_t groupSize, uint8_t *q, float *scales,
+                 int32_t *zeros) {
+  const float maxCode = (float)((1 << bits) - 1);
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  for (int64_t j = 0; j * groupSize < cols; ++j) {
+    const float *xg = x + j * groupSize;
+    uint8_t *qg = q + j * groupSize;
+    __m512 vMin = inf, vMax = _mm512_sub_ps(_mm512_setzero_ps(), inf);
+    for (int64_t i = 0; i < groupSize; i += 16) {
+      __mmask16 mask = groupSize - i >= 16
+                           ? (__mmask16)0xFFFF
+                           : (__mmask16)((1u << (groupSize - i)) - 1);
+      vMin = _mm512_mask_min_ps(vMin, mask, vMin, _mm512_maskz_loadu_ps(mask, xg + i));
+      vMax = _mm512_mask_max_ps(vMax, mask, vMax, _mm512_maskz_loadu_ps(mask, xg + i));
+    }
+    ActQuantParams p =
+        actQuantParams(_mm512_reduce_min_ps(vMin), _mm512_reduce_max_ps(vMax),
+                       bits, symmetric, clip);
+    scales[j] = p.scale;
+    zeros[j] = p.zero;
+    const __m512 scale = _mm512_set1_ps(p.scale);
+    const __m512 zero = _mm512_set1_ps((float)p.zero);
+    const __m512 top = _mm512_set1_ps(maxCode);
+    for (int64_t i = 0; i < groupSize; i += 16) {
+      __mmask16 mask = groupSize - i >= 16
+                           ? (__mmask16)0xFFFF
+                           : (__mmask16)((1u << (groupSize - i)) - 1);
+      __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, xg + i), scale);
+      v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm512_add_ps(v, zero);
+      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top);
+      _mm512_mask_cvtepi32_storeu_epi8(qg + i, mask, _mm512_cvttps_epi32(v));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Hadamard
+//===----------------------------------------------------------------------===//
+
+/// One butterfly stage of distance h inside each 16-float vector.
+inline __m512 butterfly(__m512 x, int h) {
+  alignas(64) int32_t idx[16];
+  int mask = 0;
+  for (int l = 0; l < 16; ++l) {
+    idx[l] = l ^ h;
+    if (l & h)
+      mask |= 1 << l;
+  }
+  __m512 p = _mm512_permutexvar_ps(_mm512_load_si512(idx), x);
+  return _mm512_mask_sub_ps(_mm512_add_ps(x, p), (__mmask16)mask, p, x);
+}
+
+int64_t smallStages(float *x, int64_t len) {
+  if (len < 16)
+    return 1;
+  for (int64_t i = 0; i < len; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    v = butterfly(v, 1);
+    v = butterfly(v, 2);
+    v = butterfly(v, 4);
+    v = butterfly(v, 8);
+    _mm512_storeu_ps(x + i, v);
+  }
+  return 16;
+}
+
+void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
+                 float *scratch) {
+  hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages);
+}
+
+//===----------------------------------------------------------------------===//
+// Rank-r adapter
+//===----------------------------------------------------------------------===//
+
+void adapterRow(float *h, const float *add, int64_t d, int64_t r,
+                const float *q, const float *mCore, float *scratch) {
+  float *t = scratch, *u = scratch + r;
+  // t = Q^T h, vectorized over r with masked tails.
+  for (int64_t j0 = 0; j0 < r; j0 += 16) {
+    __mmask16 mask =
+        r - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (r - j0)) - 1);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= d; i += 2) {
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h[i]),
+                             _mm512_maskz_loadu_ps(mask, q + i * r + j0), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h[i + 1]),
+                             _mm512_maskz_loadu_ps(mask, q + (i + 1) * r + j0),
+                             acc1);
+    }
+    if (i < d)
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h[i]),
+                             _mm512_maskz_loadu_ps(mask, q + i * r + j0), acc0);
+    _mm512_mask_storeu_ps(t + j0, mask, _mm512_add_ps(acc0, acc1));
+  }
+  for (int64_t a = 0; a < r; ++a) {
+    float s = 0.0f;
+    for (int64_t b = 0; b < r; ++b)
+      s += mCore[a * r + b] * t[b];
+    u[a] = s;
+  }
+  // h_i += dot(Q[i], u) + add_i.
+  for (int64_t i = 0; i < d; ++i) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j0 = 0; j0 < r; j0 += 16) {
+      __mmask16 mask =
+          r - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (r - j0)) - 1);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, q + i * r + j0),
+                            _mm512_maskz_loadu_ps(mask, u + j0), acc);
+    }
+    float v = h[i] + _mm512_reduce_add_ps(acc);
+    h[i] = add ? v + add[i] : v;
+  }
+}
+
+} // namespace
+
+const KernelTable &avx512Kernels() {
+  static const KernelTable table = {qlinear, linearF32, quantizeRow,
+                                    hadamardRow, adapterRow};
+  return table;
+}
+
+} // namespace respin::rt

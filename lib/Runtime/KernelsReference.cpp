@@ -1,0 +1,115 @@
+//===- KernelsReference.cpp - Portable reference kernels ------------------===//
+//
+// The oracle every ISA variant is tested against. Written for clarity: the
+// linear kernel decodes each weight from the packed layout and sums
+// (x - z) * w directly, without the unsigned-code identities the fast
+// kernels use.
+//
+//===----------------------------------------------------------------------===//
+
+#include "HadamardImpl.h"
+#include "Internal.h"
+
+#include <limits>
+#include <vector>
+
+namespace respin::rt {
+namespace {
+
+void qlinearRef(const QLinearArgs &a, int64_t tileBegin, int64_t tileEnd) {
+  const PackedView &w = *a.w;
+  int64_t xGroups = a.xPerGroup ? w.numGroups : 1;
+  std::vector<int8_t> row(w.k);
+  int64_t nEnd = std::min(w.n, tileEnd * kTileN);
+  for (int64_t n = tileBegin * kTileN; n < nEnd; ++n) {
+    for (int64_t k = 0; k < w.k; ++k)
+      row[k] = (int8_t)decodeWeight(w, n, k);
+    for (int64_t m = 0; m < a.m; ++m) {
+      const uint8_t *x = a.x + m * a.xStride;
+      float y = 0.0f;
+      for (int64_t j = 0; j < w.numGroups; ++j) {
+        int64_t xj = a.xPerGroup ? j : 0;
+        int32_t z = a.xZeros[m * xGroups + xj];
+        int32_t acc = 0;
+        for (int64_t kk = 0; kk < w.groupSize; ++kk)
+          acc += ((int32_t)x[j * w.groupKPadded + kk] - z) *
+                 (int32_t)row[j * w.groupSize + kk];
+        float t = ((float)acc * w.scales[j * w.nPadded + n]) *
+                  a.xScales[m * xGroups + xj];
+        y = y + t;
+      }
+      float *out = a.y + m * a.yStride + n;
+      *out = a.accumulate ? *out + y : y;
+    }
+  }
+}
+
+void linearF32Ref(const LinearF32Args &a, int64_t nBegin, int64_t nEnd) {
+  for (int64_t m = 0; m < a.m; ++m)
+    for (int64_t n = nBegin; n < nEnd; ++n) {
+      const float *x = a.x + m * a.xStride, *w = a.w + n * a.wStride;
+      float acc = 0.0f;
+      for (int64_t k = 0; k < a.k; ++k)
+        acc += x[k] * w[k];
+      float *out = a.y + m * a.yStride + n;
+      *out = a.accumulate ? *out + acc : acc;
+    }
+}
+
+void quantizeRowRef(const float *x, int64_t cols, int bits, bool symmetric,
+                    float clip, int64_t groupSize, uint8_t *q, float *scales,
+                    int32_t *zeros) {
+  float maxCode = (float)((1 << bits) - 1);
+  for (int64_t j = 0; j * groupSize < cols; ++j) {
+    const float *xg = x + j * groupSize;
+    float minV = std::numeric_limits<float>::infinity(), maxV = -minV;
+    for (int64_t i = 0; i < groupSize; ++i) {
+      minV = std::fmin(minV, xg[i]);
+      maxV = std::fmax(maxV, xg[i]);
+    }
+    ActQuantParams p = actQuantParams(minV, maxV, bits, symmetric, clip);
+    scales[j] = p.scale;
+    zeros[j] = p.zero;
+    for (int64_t i = 0; i < groupSize; ++i)
+      q[j * groupSize + i] = quantizeActValue(xg[i], p.scale, p.zero, maxCode);
+  }
+}
+
+void hadamardRowRef(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
+                    float *scratch) {
+  hadamardRowImpl(x, kFactor, pow2, hK, scratch,
+                  [](float *, int64_t) -> int64_t { return 1; });
+}
+
+void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,
+                   const float *q, const float *mCore, float *scratch) {
+  float *t = scratch, *u = scratch + r;
+  for (int64_t j = 0; j < r; ++j)
+    t[j] = 0.0f;
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < r; ++j)
+      t[j] = t[j] + h[i] * q[i * r + j];
+  for (int64_t a = 0; a < r; ++a) {
+    float s = 0.0f;
+    for (int64_t b = 0; b < r; ++b)
+      s = s + mCore[a * r + b] * t[b];
+    u[a] = s;
+  }
+  for (int64_t i = 0; i < d; ++i) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < r; ++j)
+      s = s + q[i * r + j] * u[j];
+    float v = h[i] + s;
+    h[i] = add ? v + add[i] : v;
+  }
+}
+
+} // namespace
+
+const KernelTable &referenceKernels() {
+  static const KernelTable table = {qlinearRef, linearF32Ref, quantizeRowRef,
+                                    hadamardRowRef, adapterRowRef};
+  return table;
+}
+
+} // namespace respin::rt

@@ -80,6 +80,10 @@ enum ValueType : uint32_t {
 /// Arrays of arrays are legal; bound the nesting so that a hostile file
 /// cannot exhaust the stack.
 constexpr unsigned kMaxArrayDepth = 8;
+/// Metadata values (array elements included) a file may hold. Real models
+/// need about 10^6 (vocabulary, scores, types, merges); the cap bounds the
+/// memory a lying file can make us spend on GGUFValue objects.
+constexpr uint64_t kMaxMetadataValues = uint64_t(1) << 23;
 constexpr uint32_t kMaxDims = 4;
 
 /// Bounds-checked little-endian cursor over the mapped file.
@@ -134,6 +138,7 @@ private:
   llvm::StringRef path;
   llvm::ArrayRef<uint8_t> bytes;
   uint64_t pos = 0;
+  uint64_t valuesLeft = kMaxMetadataValues;
 };
 } // namespace
 
@@ -183,6 +188,11 @@ llvm::Expected<GGUFValue> Cursor::readArray(const llvm::Twine &field,
     return fail(field + ": array of " + llvm::Twine(*count) +
                 " elements does not fit in the " + llvm::Twine(remaining()) +
                 " bytes left in the file");
+  if (*count > valuesLeft)
+    return fail(field + ": array of " + llvm::Twine(*count) +
+                " elements exceeds the limit of " +
+                llvm::Twine(kMaxMetadataValues) + " metadata values");
+  valuesLeft -= *count;
   GGUFValue::Array elements;
   elements.reserve(*count);
   for (uint64_t i = 0; i < *count; ++i) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <set>
 
 using namespace respin;
 using json = nlohmann::json;
@@ -195,11 +196,25 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
                                reinterpret_cast<const llvm::UTF8 *>(text.end())))
     return makeError(path + ": header is not valid UTF-8 (at byte " +
                      llvm::Twine((const char *)begin - text.begin()) + ")");
+  // nlohmann keeps the last of duplicate keys; a repeated tensor name would
+  // silently hide a tensor, so top-level duplicates are recorded and refused.
+  std::string duplicate;
+  std::set<std::string> keys;
+  auto callback = [&](int depth, json::parse_event_t event, json &parsed) {
+    if (depth == 1 && event == json::parse_event_t::key &&
+        !keys.insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  json header;
   try {
-    return json::parse(text.begin(), text.end());
+    header = json::parse(text.begin(), text.end(), callback);
   } catch (const json::exception &e) {
     return makeError(path + ": header is not valid JSON: " + e.what());
   }
+  if (!duplicate.empty())
+    return makeError(path + ": header names '" + duplicate + "' twice");
+  return header;
 }
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
@@ -225,6 +240,13 @@ SafetensorsFile::open(llvm::StringRef path) {
                      " lies past the end of the file (" +
                      llvm::Twine(fileSize) + " bytes)");
 
+  // Like the reference implementation, refuse headers over 100 MB: JSON
+  // parsing costs a multiple of the text size in memory.
+  constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+  if (headerSize > kMaxHeaderBytes)
+    return makeError(path + ": header length " + llvm::Twine(headerSize) +
+                     " exceeds the limit of " + llvm::Twine(kMaxHeaderBytes) +
+                     " bytes");
   llvm::StringRef headerText(reinterpret_cast<const char *>(bytes) + 8,
                              headerSize);
   auto header = parseJson(headerText, path);

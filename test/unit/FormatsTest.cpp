@@ -11,6 +11,7 @@
 #include "respin/Formats/Safetensors.h"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 using namespace respin;
@@ -286,6 +287,17 @@ TEST(SafetensorsMalformed, HeaderLengthPastEOF) {
   expectError(SafetensorsFile::open(path), {"h.safetensors", "past the end"});
 }
 
+TEST(SafetensorsMalformed, HugeHeaderIsRefusedBeforeParsing) {
+  TempDir dir;
+  std::string path = dir.file("huge.safetensors");
+  writeFile(path, Bytes().u64(100'000'001).raw("{").text);
+  // Sparse: the file is large without writing 100 MB.
+  std::filesystem::resize_file(path, 100'000'100);
+  expectError(SafetensorsFile::open(path),
+              {"huge.safetensors", "header length 100000001",
+               "exceeds the limit"});
+}
+
 TEST(SafetensorsMalformed, BadJsonAndUtf8) {
   TempDir dir;
   expectError(openRaw(dir, "{\"a\": ", ""), {"bad.safetensors", "not valid JSON"});
@@ -355,6 +367,22 @@ TEST(SafetensorsMalformed, OverlappingTensors) {
   ASSERT_TRUE(!!ok) << llvm::toString(ok.takeError());
 }
 
+TEST(SafetensorsMalformed, DuplicateTensorName) {
+  TempDir dir;
+  std::string data(16, '\0');
+  expectError(openRaw(dir,
+                      R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                          "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
+                      data),
+              {"bad.safetensors", "header names 'a' twice"});
+  // Keys of nested objects may repeat across objects.
+  auto ok = openRaw(dir,
+                    R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
+                    data);
+  ASSERT_TRUE(!!ok) << llvm::toString(ok.takeError());
+}
+
 TEST(SafetensorsMalformed, AbsurdDimsOverflow) {
   TempDir dir;
   expectError(
@@ -363,4 +391,46 @@ TEST(SafetensorsMalformed, AbsurdDimsOverflow) {
   expectError(
       openRaw(dir, R"({"w": {"dtype": "F32", "shape": [9223372036854775808], "data_offsets": [0, 0]}})", ""),
       {"tensor 'w'", "not a non-negative 64-bit integer"});
+}
+
+TEST(SafetensorsMalformed, RandomCorruptionNeverCrashes) {
+  TempDir dir;
+  std::vector<float> values = syntheticValues(24, 1);
+  SafetensorsWriter writer;
+  writer.setMetadata("k", "v");
+  writer.addTensor("a", DType::F32, {2, 3},
+                   toBytes(floatBytes(values).substr(0, 24)));
+  writer.addTensor("b", DType::BF16, {4, 2},
+                   toBytes(floatBytes(values).substr(24, 16)));
+  writer.addTensor("c", DType::F16, {9}, toBytes(std::string(18, '\x3c')));
+  std::string path = dir.file("base.safetensors");
+  ASSERT_FALSE(errorText(writer.write(path)).size());
+  std::string base = readFile(path);
+  ASSERT_TRUE(!!SafetensorsFile::open(path));
+
+  Rng rng(42);
+  int failures = 0;
+  for (int i = 0; i < 2000; ++i) {
+    writeFile(path, corrupt(base, rng, 8 + 200));
+    auto file = SafetensorsFile::open(path);
+    if (!file) {
+      std::string message = llvm::toString(file.takeError());
+      EXPECT_NE(message.find("base.safetensors"), std::string::npos) << message;
+      ++failures;
+      continue;
+    }
+    // Whatever was accepted must be consistent and inside the mapping.
+    std::unique_ptr<llvm::MemoryBuffer> buffer = (*file)->takeBuffer();
+    const auto *begin =
+        reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
+    for (const TensorView &t : (*file)->tensors()) {
+      ASSERT_GE(t.data, begin);
+      ASSERT_LE(t.data + t.numBytes, begin + buffer->getBufferSize());
+      auto count = checkedNumElements(t.shape, dtypeSize(t.dtype), t.name);
+      ASSERT_TRUE(!!count);
+      EXPECT_EQ(t.numBytes, (size_t)*count * dtypeSize(t.dtype));
+      (void)t.toFloat32(); // touches every byte (checked by sanitizers)
+    }
+  }
+  EXPECT_GT(failures, 500);
 }

@@ -227,6 +227,44 @@ inline int64_t product(const std::vector<int64_t> &shape) {
   return n;
 }
 
+/// Deterministic xorshift64 generator for the corruption tests.
+class Rng {
+public:
+  explicit Rng(uint64_t seed) : state(seed ? seed : 1) {}
+  uint64_t next() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  }
+  /// Uniform-ish in [0, bound).
+  uint64_t below(uint64_t bound) { return next() % bound; }
+
+private:
+  uint64_t state;
+};
+
+/// `original` with a few random bytes overwritten (positions below
+/// `hotPrefix` half of the time, where headers live) or cut short.
+inline std::string corrupt(const std::string &original, Rng &rng,
+                           size_t hotPrefix) {
+  std::string bytes = original;
+  if (rng.below(8) == 0)
+    return bytes.substr(0, rng.below(bytes.size()));
+  int edits = 1 + (int)rng.below(4);
+  for (int i = 0; i < edits; ++i) {
+    size_t limit = rng.below(2) ? std::min(hotPrefix, bytes.size())
+                                : bytes.size();
+    size_t pos = rng.below(limit);
+    // Mostly small values and 0xff runs: they hit counts, types and lengths.
+    static const uint8_t kValues[] = {0x00, 0x01, 0x02, 0x04, 0x05, 0x1e,
+                                      0x7f, 0x80, 0xfe, 0xff};
+    bytes[pos] = rng.below(2) ? (char)kValues[rng.below(sizeof(kValues))]
+                              : (char)rng.below(256);
+  }
+  return bytes;
+}
+
 /// Message of `err` ("" for success); consumes it.
 inline std::string errorText(llvm::Error err) {
   if (!err)

@@ -12,6 +12,7 @@
 #include "respin/Formats/Llama2c.h"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 using namespace respin;
@@ -568,6 +569,14 @@ TEST(GGUFMalformed, AbsurdCountsAndDims) {
   expectError(GGUFFile::open(dir.file("c.gguf")),
               {"metadata 'arr'", "array of 1099511627776 elements",
                "does not fit"});
+  // An array that fits in the file but exceeds the metadata value budget.
+  writeFile(dir.file("c.gguf"),
+            Bytes().raw("GGUF").u32(3).u64(0).u64(1).str("big").u32(9).u32(0)
+                .u64((1ull << 23) + 1).text);
+  std::filesystem::resize_file(dir.file("c.gguf"), (1ull << 23) + 64);
+  expectError(GGUFFile::open(dir.file("c.gguf")),
+              {"metadata 'big'", "array of 8388609 elements",
+               "exceeds the limit"});
   // Dimensions whose product overflows 64 bits.
   Bytes dims;
   dims.raw("GGUF").u32(3).u64(1).u64(0);
@@ -723,4 +732,117 @@ TEST(GGUFMalformed, WrongTensorShapeAndMissingTensor) {
   expectError(loadBuilt(dir, shaped),
               {"tensor 'model.layers.1.self_attn.k_proj.weight'",
                "has shape [8, 8]", "expected [4, 8]"});
+}
+
+TEST(GGUFMalformed, RandomCorruptionNeverCrashes) {
+  TempDir dir;
+  std::string base = tinyModel(tinyConfig()).build();
+  std::string path = dir.file("fuzz.gguf");
+  writeFile(path, base);
+  ASSERT_TRUE(!!loadGGUFCheckpoint(path));
+  Rng rng(7);
+  int failures = 0;
+  for (int i = 0; i < 2000; ++i) {
+    writeFile(path, corrupt(base, rng, 1200));
+    auto ckpt = loadGGUFCheckpoint(path);
+    if (!ckpt) {
+      std::string message = llvm::toString(ckpt.takeError());
+      EXPECT_NE(message.find("fuzz.gguf"), std::string::npos) << message;
+      ++failures;
+      continue;
+    }
+    // An accepted file is a valid checkpoint: re-validation agrees.
+    EXPECT_FALSE(errorText(ckpt->validate(path)).size());
+  }
+  EXPECT_GT(failures, 500);
+}
+
+//===----------------------------------------------------------------------===//
+// Hand-assembled llama2.c files
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A llama2.c file for tinyConfig() shapes where every section holds a
+/// distinct constant (section number + 1), so the tensor mapping can be
+/// checked; `shared` selects the positive vocab_size (tied classifier).
+std::string tinyLlama2c(bool shared, int seqLen = 4) {
+  const int dim = 8, hidden = 12, layers = 2, heads = 2, kvHeads = 1,
+            vocab = 6, kvDim = 4, headDim = 4;
+  Bytes out;
+  out.i32(dim).i32(hidden).i32(layers).i32(heads).i32(kvHeads)
+      .i32(shared ? vocab : -vocab).i32(seqLen);
+  const int64_t sizes[] = {vocab * dim,          layers * dim,
+                           layers * dim * dim,   layers * kvDim * dim,
+                           layers * kvDim * dim, layers * dim * dim,
+                           layers * dim,         layers * hidden * dim,
+                           layers * dim * hidden, layers * hidden * dim,
+                           dim,                  seqLen * headDim};
+  float section = 1;
+  for (int64_t size : sizes) {
+    for (int64_t i = 0; i < size; ++i)
+      out.f32(section);
+    ++section;
+  }
+  if (!shared)
+    for (int64_t i = 0; i < vocab * dim; ++i)
+      out.f32(section);
+  return out.text;
+}
+} // namespace
+
+TEST(Llama2c, TensorMappingAndUnsharedClassifier) {
+  TempDir dir;
+  std::string path = dir.file("tiny.bin");
+  writeFile(path, tinyLlama2c(/*shared=*/false));
+  RESPIN_ASSERT_OK_AND_ASSIGN(ckpt, loadLlama2cCheckpoint(path, ""));
+  EXPECT_FALSE(ckpt.config.tiedEmbeddings);
+  EXPECT_EQ(ckpt.config.maxPositions, 4);
+  EXPECT_EQ(ckpt.config.numKVHeads, 1);
+  auto firstValue = [&](const std::string &name) {
+    auto t = ckpt.get(name);
+    EXPECT_TRUE(!!t) << name;
+    return t ? (*t)->toFloat32().front() : -1.0f;
+  };
+  EXPECT_EQ(firstValue(names::embedTokens()), 1);
+  EXPECT_EQ(firstValue(names::layer(1, "input_layernorm.weight")), 2);
+  EXPECT_EQ(firstValue(names::layer(1, "self_attn.q_proj.weight")), 3);
+  EXPECT_EQ(firstValue(names::layer(1, "self_attn.k_proj.weight")), 4);
+  EXPECT_EQ(firstValue(names::layer(1, "self_attn.v_proj.weight")), 5);
+  EXPECT_EQ(firstValue(names::layer(1, "self_attn.o_proj.weight")), 6);
+  EXPECT_EQ(firstValue(names::layer(1, "post_attention_layernorm.weight")), 7);
+  EXPECT_EQ(firstValue(names::layer(1, "mlp.gate_proj.weight")), 8); // w1
+  EXPECT_EQ(firstValue(names::layer(1, "mlp.down_proj.weight")), 9); // w2
+  EXPECT_EQ(firstValue(names::layer(1, "mlp.up_proj.weight")), 10);  // w3
+  EXPECT_EQ(firstValue(names::finalNorm()), 11);
+  EXPECT_EQ(firstValue(names::lmHead()), 13); // after the RoPE tables (12)
+  // Each tensor is exactly its section: the last element matches too.
+  RESPIN_ASSERT_OK_AND_ASSIGN(down1, ckpt.get(names::layer(1, "mlp.down_proj.weight")));
+  EXPECT_EQ(down1->shape, (std::vector<int64_t>{8, 12}));
+  EXPECT_EQ(down1->toFloat32().back(), 9);
+  RESPIN_ASSERT_OK_AND_ASSIGN(k0, ckpt.get(names::layer(0, "self_attn.k_proj.weight")));
+  EXPECT_EQ(k0->shape, (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(k0->toFloat32().back(), 4);
+
+  writeFile(path, tinyLlama2c(/*shared=*/true));
+  RESPIN_ASSERT_OK_AND_ASSIGN(tied, loadLlama2cCheckpoint(path, ""));
+  EXPECT_TRUE(tied.config.tiedEmbeddings);
+  EXPECT_EQ(tied.tensors.count(names::lmHead()), 0u);
+}
+
+TEST(Llama2cMalformed, RandomHeaderCorruptionNeverCrashes) {
+  TempDir dir;
+  std::string base = tinyLlama2c(/*shared=*/true);
+  std::string path = dir.file("fuzz.bin");
+  Rng rng(99);
+  int failures = 0;
+  for (int i = 0; i < 1000; ++i) {
+    writeFile(path, corrupt(base, rng, 28));
+    auto ckpt = loadLlama2cCheckpoint(path, "");
+    if (!ckpt) {
+      std::string message = llvm::toString(ckpt.takeError());
+      EXPECT_NE(message.find("fuzz.bin"), std::string::npos) << message;
+      ++failures;
+    }
+  }
+  EXPECT_GT(failures, 100);
 }

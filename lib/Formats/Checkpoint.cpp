@@ -38,7 +38,8 @@ static llvm::Error checkRange(llvm::StringRef source, llvm::StringRef field,
 static llvm::Error checkPositive(llvm::StringRef source, llvm::StringRef field,
                                  double value) {
   if (!std::isfinite(value) || value <= 0)
-    return makeError(source + ": " + field + " = " + llvm::formatv("{0}", value) +
+    return makeError(source + ": " + field + " = " +
+                     llvm::formatv("{0}", value) +
                      " must be a positive finite number");
   return llvm::Error::success();
 }
@@ -54,24 +55,24 @@ llvm::Error ModelConfig::validate(llvm::StringRef source) const {
       return err;
   if (auto err = checkRange(source, "numLayers", numLayers, 1, 4096))
     return err;
-  if (auto err = checkRange(source, "maxPositions", maxPositions, 0,
-                            int64_t(1) << 40))
+  if (auto err =
+          checkRange(source, "maxPositions", maxPositions, 0, int64_t(1) << 40))
     return err;
   if (numHeads % numKVHeads != 0)
-    return makeError(source + ": numHeads = " + llvm::Twine(numHeads) +
-                     " is not a multiple of numKVHeads = " +
-                     llvm::Twine(numKVHeads));
+    return makeError(
+        source + ": numHeads = " + llvm::Twine(numHeads) +
+        " is not a multiple of numKVHeads = " + llvm::Twine(numKVHeads));
   if (rotaryDim % 2 != 0 || rotaryDim > headDim)
-    return makeError(source + ": rotaryDim = " + llvm::Twine(rotaryDim) +
-                     " must be even and at most headDim = " +
-                     llvm::Twine(headDim));
+    return makeError(
+        source + ": rotaryDim = " + llvm::Twine(rotaryDim) +
+        " must be even and at most headDim = " + llvm::Twine(headDim));
   if (auto err = checkPositive(source, "ropeTheta", ropeTheta))
     return err;
   if (auto err = checkPositive(source, "rmsNormEps", rmsNormEps))
     return err;
   if (ropeScaling) {
-    if (auto err = checkPositive(source, "ropeScaling.factor",
-                                 ropeScaling->factor))
+    if (auto err =
+            checkPositive(source, "ropeScaling.factor", ropeScaling->factor))
       return err;
     if (auto err = checkPositive(source, "ropeScaling.lowFreqFactor",
                                  ropeScaling->lowFreqFactor))
@@ -83,9 +84,9 @@ llvm::Error ModelConfig::validate(llvm::StringRef source) const {
     if (ropeScaling->highFreqFactor <= ropeScaling->lowFreqFactor)
       return makeError(source + ": ropeScaling.highFreqFactor must exceed "
                                 "ropeScaling.lowFreqFactor");
-    if (auto err = checkRange(source, "ropeScaling.originalMaxPositions",
-                              ropeScaling->originalMaxPositions, 1,
-                              int64_t(1) << 40))
+    if (auto err =
+            checkRange(source, "ropeScaling.originalMaxPositions",
+                       ropeScaling->originalMaxPositions, 1, int64_t(1) << 40))
       return err;
   }
   return llvm::Error::success();
@@ -106,12 +107,11 @@ std::string names::layer(int64_t layer, llvm::StringRef suffix) {
 // Checkpoint
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<const TensorView *>
-Checkpoint::get(llvm::StringRef name) const {
+llvm::Expected<const TensorView *> Checkpoint::get(llvm::StringRef name) const {
   auto it = tensors.find(name.str());
   if (it == tensors.end())
-    return makeError((source.empty() ? "checkpoint" : source) +
-                     ": tensor '" + name + "' not found");
+    return makeError((source.empty() ? "checkpoint" : source) + ": tensor '" +
+                     name + "' not found");
   return &it->second;
 }
 

@@ -132,8 +132,7 @@ public:
                                       unsigned depth = 0);
 
 private:
-  llvm::Expected<GGUFValue> readArray(const llvm::Twine &field,
-                                      unsigned depth);
+  llvm::Expected<GGUFValue> readArray(const llvm::Twine &field, unsigned depth);
 
   llvm::StringRef path;
   llvm::ArrayRef<uint8_t> bytes;
@@ -205,9 +204,8 @@ llvm::Expected<GGUFValue> Cursor::readArray(const llvm::Twine &field,
   return GGUFValue{std::move(elements)};
 }
 
-llvm::Expected<GGUFValue> Cursor::readValue(uint32_t type,
-                                            const llvm::Twine &field,
-                                            unsigned depth) {
+llvm::Expected<GGUFValue>
+Cursor::readValue(uint32_t type, const llvm::Twine &field, unsigned depth) {
   // Widens a fixed-size scalar into the variant's 64-bit alternative.
   auto scalar = [&](auto tag, auto widen) -> llvm::Expected<GGUFValue> {
     auto raw = read<decltype(tag)>(field);
@@ -266,12 +264,12 @@ llvm::Expected<GGUFValue> Cursor::readValue(uint32_t type,
 /// Name of a GGML tensor type id, for diagnostics.
 static std::string ggmlTypeName(uint32_t type) {
   static const char *const kNames[] = {
-      "F32",     "F16",    "Q4_0",    "Q4_1",  "Q4_2",  "Q4_3",  "Q5_0",
-      "Q5_1",    "Q8_0",   "Q8_1",    "Q2_K",  "Q3_K",  "Q4_K",  "Q5_K",
-      "Q6_K",    "Q8_K",   "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
-      "IQ3_S",   "IQ2_S",  "IQ4_XS",  "I8",    "I16",   "I32",   "I64",
-      "F64",     "IQ1_M",  "BF16",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8",
-      "TQ1_0",   "TQ2_0"};
+      "F32",     "F16",      "Q4_0",     "Q4_1",     "Q4_2",    "Q4_3",
+      "Q5_0",    "Q5_1",     "Q8_0",     "Q8_1",     "Q2_K",    "Q3_K",
+      "Q4_K",    "Q5_K",     "Q6_K",     "Q8_K",     "IQ2_XXS", "IQ2_XS",
+      "IQ3_XXS", "IQ1_S",    "IQ4_NL",   "IQ3_S",    "IQ2_S",   "IQ4_XS",
+      "I8",      "I16",      "I32",      "I64",      "F64",     "IQ1_M",
+      "BF16",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",   "TQ2_0"};
   if (type < std::size(kNames))
     return kNames[type];
   return "with unknown id " + std::to_string(type);
@@ -321,8 +319,8 @@ static llvm::Expected<RawTensorInfo> readTensorInfo(Cursor &cursor,
     if (!dim)
       return dim.takeError();
     if (*dim > (uint64_t)INT64_MAX)
-      return cursor.fail(what + ": ne[" + llvm::Twine(d) + "] = " +
-                         llvm::Twine(*dim) + " overflows int64");
+      return cursor.fail(what + ": ne[" + llvm::Twine(d) +
+                         "] = " + llvm::Twine(*dim) + " overflows int64");
     ne.push_back((int64_t)*dim);
   }
   // ne[0] varies fastest: reversing gives the row-major shape.
@@ -339,9 +337,10 @@ static llvm::Expected<RawTensorInfo> readTensorInfo(Cursor &cursor,
 }
 
 /// Resolves a tensor's data range inside the data section.
-static llvm::Expected<TensorView>
-resolveTensor(llvm::StringRef path, const RawTensorInfo &info,
-              llvm::ArrayRef<uint8_t> data, uint64_t alignment) {
+static llvm::Expected<TensorView> resolveTensor(llvm::StringRef path,
+                                                const RawTensorInfo &info,
+                                                llvm::ArrayRef<uint8_t> data,
+                                                uint64_t alignment) {
   std::string what = (path + ": tensor '" + info.name + "'").str();
   std::optional<DType> dtype = ggmlDType(info.type);
   if (!dtype)
@@ -361,8 +360,8 @@ resolveTensor(llvm::StringRef path, const RawTensorInfo &info,
     std::string endText = __builtin_add_overflow(info.offset, numBytes, &end)
                               ? std::string("overflow")
                               : std::to_string(end);
-    return makeError(what + ": data range [" + llvm::Twine(info.offset) +
-                     ", " + endText + ") lies outside the data section of " +
+    return makeError(what + ": data range [" + llvm::Twine(info.offset) + ", " +
+                     endText + ") lies outside the data section of " +
                      llvm::Twine(data.size()) + " bytes");
   }
   TensorView view;
@@ -413,13 +412,13 @@ readAlignment(llvm::StringRef path,
   return (uint64_t)*alignment;
 }
 
-llvm::Expected<std::unique_ptr<GGUFFile>>
-GGUFFile::open(llvm::StringRef path) {
-  auto bufferOrErr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                                 /*RequiresNullTerminator=*/false);
+llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
+  auto bufferOrErr =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
   if (!bufferOrErr)
-    return makeError(path + ": cannot open: " +
-                     bufferOrErr.getError().message());
+    return makeError(path +
+                     ": cannot open: " + bufferOrErr.getError().message());
   std::unique_ptr<GGUFFile> file(new GGUFFile());
   file->filePath = path.str();
   file->buffer = std::move(*bufferOrErr);
@@ -490,9 +489,9 @@ GGUFFile::open(llvm::StringRef path) {
   if (!alignment)
     return alignment.takeError();
   uint64_t dataStart = llvm::alignTo(cursor.offset(), *alignment);
-  llvm::ArrayRef<uint8_t> data =
-      dataStart <= bytes.size() ? bytes.drop_front(dataStart)
-                                : llvm::ArrayRef<uint8_t>();
+  llvm::ArrayRef<uint8_t> data = dataStart <= bytes.size()
+                                     ? bytes.drop_front(dataStart)
+                                     : llvm::ArrayRef<uint8_t>();
   for (const RawTensorInfo &info : infos) {
     auto view = resolveTensor(path, info, data, *alignment);
     if (!view)
@@ -569,8 +568,7 @@ public:
     return wrongType(key, "a boolean");
   }
   /// nullptr when absent; error when present but not an array.
-  llvm::Expected<const GGUFValue::Array *>
-  optArray(llvm::StringRef key) const {
+  llvm::Expected<const GGUFValue::Array *> optArray(llvm::StringRef key) const {
     const GGUFValue *value = file.lookup(key);
     if (!value)
       return nullptr;
@@ -661,8 +659,7 @@ static llvm::Expected<ModelConfig> readConfig(const GGUFFile &file) {
     return scaling.takeError();
   if (*scaling && **scaling != "none")
     return makeError(file.path() + ": RoPE scaling type '" + **scaling +
-                     "' ('" + key("rope.scaling.type") +
-                     "') is not supported");
+                     "' ('" + key("rope.scaling.type") + "') is not supported");
   auto eps = meta.optFloat(key("attention.layer_norm_rms_epsilon"));
   if (!eps)
     return eps.takeError();
@@ -685,7 +682,8 @@ static llvm::Expected<ModelConfig> readConfig(const GGUFFile &file) {
     config.vocabSize = (int64_t)(*tokens)->size();
   else
     return makeError(file.path() + ": cannot determine the vocabulary size ('" +
-                     key("vocab_size") + "' and 'tokenizer.ggml.tokens' are "
+                     key("vocab_size") +
+                     "' and 'tokenizer.ggml.tokens' are "
                      "both missing)");
 
   // llama.cpp's converter permutes llama Q/K into the interleaved layout;
@@ -754,11 +752,11 @@ static llvm::Error readTokenId(const GGUFFile &file, llvm::StringRef key,
     return id.takeError();
   if (!*id)
     return llvm::Error::success();
-  if (**id < 0 || (uint64_t)**id >= vocab)
-    return makeError(file.path() + ": metadata '" + key + "' = " +
-                     llvm::Twine(**id) + " is not a token id (vocabulary of " +
-                     llvm::Twine(vocab) + ")");
-  out = (int32_t)**id;
+  if (**id < 0 || (uint64_t) * *id >= vocab)
+    return makeError(
+        file.path() + ": metadata '" + key + "' = " + llvm::Twine(**id) +
+        " is not a token id (vocabulary of " + llvm::Twine(vocab) + ")");
+  out = (int32_t) * *id;
   return llvm::Error::success();
 }
 
@@ -833,8 +831,7 @@ readTokenizer(const GGUFFile &file) {
   data.tokens = std::move(*tokenList);
   if (auto err = readScoresAndTypes(file, data))
     return std::move(err);
-  if (data.kind == TokenizerData::Kind::SentencePieceBPE &&
-      data.scores.empty())
+  if (data.kind == TokenizerData::Kind::SentencePieceBPE && data.scores.empty())
     return meta.missing("tokenizer.ggml.scores");
 
   if (data.kind == TokenizerData::Kind::ByteLevelBPE) {
@@ -860,11 +857,11 @@ readTokenizer(const GGUFFile &file) {
   }
 
   size_t vocab = data.tokens.size();
-  if (auto err = readTokenId(file, "tokenizer.ggml.bos_token_id", vocab,
-                             data.bosId))
+  if (auto err =
+          readTokenId(file, "tokenizer.ggml.bos_token_id", vocab, data.bosId))
     return std::move(err);
-  if (auto err = readTokenId(file, "tokenizer.ggml.eos_token_id", vocab,
-                             data.eosId))
+  if (auto err =
+          readTokenId(file, "tokenizer.ggml.eos_token_id", vocab, data.eosId))
     return std::move(err);
   if (auto err = readTokenId(file, "tokenizer.ggml.unknown_token_id", vocab,
                              data.unkId))
@@ -907,9 +904,8 @@ llvm::Expected<Checkpoint> respin::loadGGUFCheckpoint(llvm::StringRef path) {
   if (!tokenizer)
     return tokenizer.takeError();
   checkpoint.tokenizer = std::move(*tokenizer);
-  if (checkpoint.tokenizer &&
-      (int64_t)checkpoint.tokenizer->tokens.size() !=
-          checkpoint.config.vocabSize)
+  if (checkpoint.tokenizer && (int64_t)checkpoint.tokenizer->tokens.size() !=
+                                  checkpoint.config.vocabSize)
     return makeError(path + ": the tokenizer has " +
                      llvm::Twine(checkpoint.tokenizer->tokens.size()) +
                      " tokens but the model's vocabulary size is " +

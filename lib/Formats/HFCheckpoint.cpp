@@ -160,9 +160,8 @@ static bool isLlamaLike(const json &config, llvm::StringRef modelType) {
   if (it == config.end() || !it->is_array())
     return false;
   for (const json &name : *it)
-    if (name.is_string() &&
-        llvm::StringRef(name.get_ref<const std::string &>())
-            .ends_with("LlamaForCausalLM"))
+    if (name.is_string() && llvm::StringRef(name.get_ref<const std::string &>())
+                                .ends_with("LlamaForCausalLM"))
       return true;
   return false;
 }
@@ -213,8 +212,8 @@ parseRopeScaling(const ConfigReader &top, llvm::StringRef source) {
 
 /// Rejects features that would change the computation if ignored.
 static llvm::Error checkUnsupportedFeatures(const ConfigReader &reader,
-                                           const ModelConfig &config,
-                                           llvm::StringRef source) {
+                                            const ModelConfig &config,
+                                            llvm::StringRef source) {
   auto act = reader.optString("hidden_act");
   if (!act)
     return act.takeError();
@@ -231,8 +230,9 @@ static llvm::Error checkUnsupportedFeatures(const ConfigReader &reader,
     return attnBias.takeError();
   // Llama's attention_bias also adds an o_proj bias, which respin lacks.
   if (attnBias->value_or(false) && config.architecture != "qwen2")
-    return makeError(source + ": attention_bias = true is not supported for "
-                              "model_type '" +
+    return makeError(source +
+                     ": attention_bias = true is not supported for "
+                     "model_type '" +
                      config.architecture + "'");
 
   // A sliding window no shorter than the context never restricts attention.
@@ -248,20 +248,19 @@ static llvm::Error checkUnsupportedFeatures(const ConfigReader &reader,
       (config.maxPositions == 0 || **window < config.maxPositions))
     return makeError(source + ": sliding_window = " + llvm::Twine(**window) +
                      " (shorter than max_position_embeddings = " +
-                     llvm::Twine(config.maxPositions) +
-                     ") is not supported");
+                     llvm::Twine(config.maxPositions) + ") is not supported");
   return llvm::Error::success();
 }
 
 /// Reads the required and defaulted size fields.
 static llvm::Error parseSizes(const ConfigReader &reader, ModelConfig &config,
                               llvm::StringRef source) {
-  for (auto [key, field] : {std::pair<const char *, int64_t *>{
-                                "hidden_size", &config.hiddenSize},
-                            {"intermediate_size", &config.intermediateSize},
-                            {"num_hidden_layers", &config.numLayers},
-                            {"num_attention_heads", &config.numHeads},
-                            {"vocab_size", &config.vocabSize}}) {
+  for (auto [key, field] :
+       {std::pair<const char *, int64_t *>{"hidden_size", &config.hiddenSize},
+        {"intermediate_size", &config.intermediateSize},
+        {"num_hidden_layers", &config.numLayers},
+        {"num_attention_heads", &config.numHeads},
+        {"vocab_size", &config.vocabSize}}) {
     auto value = reader.reqInt(key);
     if (!value)
       return value.takeError();
@@ -270,8 +269,8 @@ static llvm::Error parseSizes(const ConfigReader &reader, ModelConfig &config,
   if (config.numHeads <= 0)
     return makeError(source + ": num_attention_heads must be positive");
   config.numKVHeads = config.numHeads;
-  if (auto err =
-          assignIfPresent(reader.optInt("num_key_value_heads"), config.numKVHeads))
+  if (auto err = assignIfPresent(reader.optInt("num_key_value_heads"),
+                                 config.numKVHeads))
     return err;
   auto headDim = reader.optInt("head_dim");
   if (!headDim)
@@ -280,11 +279,10 @@ static llvm::Error parseSizes(const ConfigReader &reader, ModelConfig &config,
     config.headDim = **headDim;
   } else {
     if (config.hiddenSize % config.numHeads != 0)
-      return makeError(source + ": hidden_size = " +
-                       llvm::Twine(config.hiddenSize) +
-                       " is not a multiple of num_attention_heads = " +
-                       llvm::Twine(config.numHeads) +
-                       " and head_dim is not given");
+      return makeError(
+          source + ": hidden_size = " + llvm::Twine(config.hiddenSize) +
+          " is not a multiple of num_attention_heads = " +
+          llvm::Twine(config.numHeads) + " and head_dim is not given");
     config.headDim = config.hiddenSize / config.numHeads;
   }
   if (auto err = assignIfPresent(reader.optInt("max_position_embeddings"),
@@ -325,8 +323,8 @@ llvm::Expected<ModelConfig> respin::parseHFConfig(llvm::StringRef text,
   // Defaults follow transformers' LlamaConfig.
   config.rmsNormEps = 1e-6;
   config.ropeTheta = 10000.0;
-  if (auto err = assignIfPresent(reader.optFloat("rms_norm_eps"),
-                                 config.rmsNormEps))
+  if (auto err =
+          assignIfPresent(reader.optFloat("rms_norm_eps"), config.rmsNormEps))
     return std::move(err);
   if (auto err =
           assignIfPresent(reader.optFloat("rope_theta"), config.ropeTheta))
@@ -362,8 +360,8 @@ static void adoptFile(SafetensorsFile &file, Checkpoint &checkpoint) {
 /// Shard names come from a file we do not trust: keep them inside the
 /// checkpoint directory.
 static bool isPlainFileName(llvm::StringRef name) {
-  return !name.empty() && name != "." && name != ".." &&
-         !name.contains('/') && !name.contains('\\');
+  return !name.empty() && name != "." && name != ".." && !name.contains('/') &&
+         !name.contains('\\');
 }
 
 /// Reads the weight_map of model.safetensors.index.json.
@@ -406,8 +404,10 @@ static llvm::Error loadShards(llvm::StringRef directory,
   for (const auto &[shard, tensorName] : shardUser) {
     auto file = SafetensorsFile::open(joinPath(directory, shard));
     if (!file)
-      return makeError(indexPath + ": shard '" + shard + "' (listed for "
-                       "tensor '" + tensorName + "') cannot be loaded: " +
+      return makeError(indexPath + ": shard '" + shard +
+                       "' (listed for "
+                       "tensor '" +
+                       tensorName + "') cannot be loaded: " +
                        llvm::toString(file.takeError()));
     shards.emplace_back(shard, std::move(*file));
   }
@@ -448,9 +448,8 @@ static llvm::Error loadWeights(llvm::StringRef directory,
     return loadShards(directory, indexPath, checkpoint);
   std::string single = joinPath(directory, "model.safetensors");
   if (!llvm::sys::fs::exists(single))
-    return makeError(directory +
-                     ": neither model.safetensors nor "
-                     "model.safetensors.index.json exists");
+    return makeError(directory + ": neither model.safetensors nor "
+                                 "model.safetensors.index.json exists");
   auto file = SafetensorsFile::open(single);
   if (!file)
     return file.takeError();

@@ -35,8 +35,8 @@ public:
   template <typename NameFn>
   void takeStacked(int64_t count, int64_t rows, int64_t cols, NameFn nameOf,
                    std::map<std::string, TensorView> &out) {
-    std::vector<int64_t> shape =
-        cols == 0 ? std::vector<int64_t>{rows} : std::vector<int64_t>{rows, cols};
+    std::vector<int64_t> shape = cols == 0 ? std::vector<int64_t>{rows}
+                                           : std::vector<int64_t>{rows, cols};
     size_t sliceBytes = size_t(rows) * size_t(cols == 0 ? 1 : cols) * 4;
     for (int64_t i = 0; i < count; ++i) {
       TensorView view;
@@ -62,9 +62,12 @@ static constexpr uint64_t kHeaderBytes = 7 * 4;
 static llvm::Expected<ModelConfig> configFromHeader(llvm::StringRef path,
                                                     const Header &h) {
   const std::pair<const char *, int32_t> positive[] = {
-      {"dim", h.dim},           {"hidden_dim", h.hiddenDim},
-      {"n_layers", h.numLayers}, {"n_heads", h.numHeads},
-      {"n_kv_heads", h.numKVHeads}, {"seq_len", h.seqLen}};
+      {"dim", h.dim},
+      {"hidden_dim", h.hiddenDim},
+      {"n_layers", h.numLayers},
+      {"n_heads", h.numHeads},
+      {"n_kv_heads", h.numKVHeads},
+      {"seq_len", h.seqLen}};
   for (const auto &[field, value] : positive)
     if (value <= 0)
       return makeError(path + ": header field " + field + " = " +
@@ -73,9 +76,9 @@ static llvm::Expected<ModelConfig> configFromHeader(llvm::StringRef path,
     return makeError(path + ": header field vocab_size = " +
                      llvm::Twine(h.vocabSize) + " is invalid");
   if (h.dim % h.numHeads != 0)
-    return makeError(path + ": header field dim = " + llvm::Twine(h.dim) +
-                     " is not a multiple of n_heads = " +
-                     llvm::Twine(h.numHeads));
+    return makeError(
+        path + ": header field dim = " + llvm::Twine(h.dim) +
+        " is not a multiple of n_heads = " + llvm::Twine(h.numHeads));
   ModelConfig config;
   config.architecture = "llama";
   config.hiddenSize = h.dim;
@@ -135,8 +138,8 @@ static Header readHeader(const uint8_t *bytes) {
 /// Creates the canonical TensorViews over the mapped tensor section.
 static void sliceTensors(const ModelConfig &c, const uint8_t *data,
                          std::map<std::string, TensorView> &out) {
-  int64_t dim = c.hiddenSize, hidden = c.intermediateSize,
-          layers = c.numLayers, kvDim = c.numKVHeads * c.headDim;
+  int64_t dim = c.hiddenSize, hidden = c.intermediateSize, layers = c.numLayers,
+          kvDim = c.numKVHeads * c.headDim;
   auto layerName = [](const char *suffix) {
     return [suffix](int64_t l) { return names::layer(l, suffix); };
   };
@@ -161,8 +164,7 @@ static void sliceTensors(const ModelConfig &c, const uint8_t *data,
                      out);
   cursor.takeStacked(layers, dim, hidden, layerName("mlp.down_proj.weight"),
                      out);
-  cursor.takeStacked(layers, hidden, dim, layerName("mlp.up_proj.weight"),
-                     out);
+  cursor.takeStacked(layers, hidden, dim, layerName("mlp.up_proj.weight"), out);
   cursor.takeStacked(1, dim, 0, fixed(names::finalNorm()), out);
   // The precomputed RoPE tables are not used: RoPE is computed from config.
   cursor.skip(size_t(c.maxPositions) * size_t(c.headDim) * 4);
@@ -173,11 +175,12 @@ static void sliceTensors(const ModelConfig &c, const uint8_t *data,
 llvm::Expected<Checkpoint>
 respin::loadLlama2cCheckpoint(llvm::StringRef path,
                               llvm::StringRef tokenizerPath) {
-  auto bufferOrErr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                                 /*RequiresNullTerminator=*/false);
+  auto bufferOrErr =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
   if (!bufferOrErr)
-    return makeError(path + ": cannot open: " +
-                     bufferOrErr.getError().message());
+    return makeError(path +
+                     ": cannot open: " + bufferOrErr.getError().message());
   std::unique_ptr<llvm::MemoryBuffer> buffer = std::move(*bufferOrErr);
   const auto *bytes =
       reinterpret_cast<const uint8_t *>(buffer->getBufferStart());
@@ -191,16 +194,16 @@ respin::loadLlama2cCheckpoint(llvm::StringRef path,
     return config.takeError();
   unsigned __int128 expected = expectedFileSize(*config);
   if (fileSize != expected)
-    return makeError(
-        path + ": file is " + llvm::Twine(fileSize) + " bytes but its header " +
-        "(dim " + llvm::Twine(header.dim) + ", hidden_dim " +
-        llvm::Twine(header.hiddenDim) + ", n_layers " +
-        llvm::Twine(header.numLayers) + ", n_heads " +
-        llvm::Twine(header.numHeads) + ", n_kv_heads " +
-        llvm::Twine(header.numKVHeads) + ", vocab_size " +
-        llvm::Twine(header.vocabSize) + ", seq_len " +
-        llvm::Twine(header.seqLen) + ") implies " + toString(expected) +
-        " bytes");
+    return makeError(path + ": file is " + llvm::Twine(fileSize) +
+                     " bytes but its header " + "(dim " +
+                     llvm::Twine(header.dim) + ", hidden_dim " +
+                     llvm::Twine(header.hiddenDim) + ", n_layers " +
+                     llvm::Twine(header.numLayers) + ", n_heads " +
+                     llvm::Twine(header.numHeads) + ", n_kv_heads " +
+                     llvm::Twine(header.numKVHeads) + ", vocab_size " +
+                     llvm::Twine(header.vocabSize) + ", seq_len " +
+                     llvm::Twine(header.seqLen) + ") implies " +
+                     toString(expected) + " bytes");
 
   Checkpoint checkpoint;
   checkpoint.source = path.str();

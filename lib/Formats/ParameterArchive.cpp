@@ -173,8 +173,8 @@ static llvm::Error readConfigFields(const StrictReader &reader,
   return readRopeScaling(reader, source, config);
 }
 
-llvm::Expected<ModelConfig> respin::modelConfigFromJson(llvm::StringRef text,
-                                                        llvm::StringRef source) {
+llvm::Expected<ModelConfig>
+respin::modelConfigFromJson(llvm::StringRef text, llvm::StringRef source) {
   json object;
   try {
     object = json::parse(text.begin(), text.end());
@@ -223,8 +223,8 @@ llvm::Expected<Checkpoint> respin::loadParameterArchive(llvm::StringRef path) {
 
   Checkpoint checkpoint;
   checkpoint.source = path.str();
-  auto config = modelConfigFromJson(configText->second,
-                                    (path + ": " + kConfigKey).str());
+  auto config =
+      modelConfigFromJson(configText->second, (path + ": " + kConfigKey).str());
   if (!config)
     return config.takeError();
   checkpoint.config = std::move(*config);

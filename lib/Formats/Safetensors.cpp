@@ -127,8 +127,8 @@ llvm::Error HeaderParser::parseTensor(const std::string &name,
     return tensorError(name, "'data_offsets' " + offsets.dump() +
                                  " must hold non-negative integers");
   if (*begin > *end)
-    return tensorError(name, "'data_offsets' " + offsets.dump() +
-                                 " has begin > end");
+    return tensorError(name,
+                       "'data_offsets' " + offsets.dump() + " has begin > end");
   if ((uint64_t)*end > dataSize)
     return tensorError(name, "data range [" + llvm::Twine(*begin) + ", " +
                                  llvm::Twine(*end) +
@@ -137,12 +137,11 @@ llvm::Error HeaderParser::parseTensor(const std::string &name,
   // checkedNumElements bounds the product by 2^62, so this cannot overflow.
   int64_t expectedBytes = *numElements * (int64_t)dtypeSize(*dtype);
   if (*end - *begin != expectedBytes)
-    return tensorError(name, "data range [" + llvm::Twine(*begin) + ", " +
-                                 llvm::Twine(*end) + ") holds " +
-                                 llvm::Twine(*end - *begin) +
-                                 " bytes but shape " + formatShape(*shape) +
-                                 " of " + dtypeText + " needs " +
-                                 llvm::Twine(expectedBytes));
+    return tensorError(
+        name, "data range [" + llvm::Twine(*begin) + ", " + llvm::Twine(*end) +
+                  ") holds " + llvm::Twine(*end - *begin) +
+                  " bytes but shape " + formatShape(*shape) + " of " +
+                  dtypeText + " needs " + llvm::Twine(expectedBytes));
 
   out.name = name;
   out.dtype = *dtype;
@@ -160,14 +159,14 @@ HeaderParser::parseMetadata(const json &entry,
   for (auto it = entry.begin(); it != entry.end(); ++it) {
     if (!it.value().is_string())
       return makeError(path + ": '__metadata__' key '" + it.key() +
-                       "' must map to a string, got " +
-                       it.value().type_name());
+                       "' must map to a string, got " + it.value().type_name());
     out[it.key()] = it.value().get<std::string>();
   }
   return llvm::Error::success();
 }
 
-llvm::Error HeaderParser::checkOverlaps(std::vector<TensorView> &tensors) const {
+llvm::Error
+HeaderParser::checkOverlaps(std::vector<TensorView> &tensors) const {
   // Order by data offset: this is the order the bytes appear in the file.
   llvm::stable_sort(tensors, [](const TensorView &a, const TensorView &b) {
     return a.data != b.data ? a.data < b.data : a.numBytes < b.numBytes;
@@ -192,8 +191,8 @@ llvm::Error HeaderParser::checkOverlaps(std::vector<TensorView> &tensors) const 
 static llvm::Expected<json> parseJson(llvm::StringRef text,
                                       llvm::StringRef path) {
   const auto *begin = reinterpret_cast<const llvm::UTF8 *>(text.begin());
-  if (!llvm::isLegalUTF8String(&begin,
-                               reinterpret_cast<const llvm::UTF8 *>(text.end())))
+  if (!llvm::isLegalUTF8String(
+          &begin, reinterpret_cast<const llvm::UTF8 *>(text.end())))
     return makeError(path + ": header is not valid UTF-8 (at byte " +
                      llvm::Twine((const char *)begin - text.begin()) + ")");
   // nlohmann keeps the last of duplicate keys; a repeated tensor name would
@@ -219,11 +218,12 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(llvm::StringRef path) {
-  auto bufferOrErr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                                 /*RequiresNullTerminator=*/false);
+  auto bufferOrErr =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
   if (!bufferOrErr)
-    return makeError(path + ": cannot open: " +
-                     bufferOrErr.getError().message());
+    return makeError(path +
+                     ": cannot open: " + bufferOrErr.getError().message());
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->filePath = path.str();
   file->buffer = std::move(*bufferOrErr);
@@ -339,8 +339,7 @@ buildHeader(llvm::StringRef path,
 
 llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
   if (!duplicateName.empty())
-    return makeError(path + ": tensor '" + duplicateName +
-                     "' was added twice");
+    return makeError(path + ": tensor '" + duplicateName + "' was added twice");
   std::vector<std::pair<std::string, json>> tensorEntries;
   uint64_t offset = 0;
   for (const Entry &entry : entries) {
@@ -353,8 +352,8 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
       return numElements.takeError();
     uint64_t expected = (uint64_t)*numElements * dtypeSize(entry.dtype);
     if (entry.bytes.size() != expected)
-      return makeError(path + ": tensor '" + entry.name + "': " +
-                       llvm::Twine(entry.bytes.size()) +
+      return makeError(path + ": tensor '" + entry.name +
+                       "': " + llvm::Twine(entry.bytes.size()) +
                        " bytes given but shape " + formatShape(entry.shape) +
                        " of " + dtypeName(entry.dtype) + " needs " +
                        llvm::Twine(expected));
@@ -370,8 +369,8 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
 
   int fd = -1;
   llvm::SmallString<256> tempPath;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          path + ".tmp.%%%%%%%%", fd, tempPath))
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + ".tmp.%%%%%%%%", fd, tempPath))
     return makeError(path + ": cannot create temporary file: " + ec.message());
 
   llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
@@ -391,8 +390,8 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
   }
   if (std::error_code ec = llvm::sys::fs::rename(tempPath, path)) {
     llvm::sys::fs::remove(tempPath);
-    return makeError(path + ": cannot rename temporary file into place: " +
-                     ec.message());
+    return makeError(
+        path + ": cannot rename temporary file into place: " + ec.message());
   }
   return llvm::Error::success();
 }

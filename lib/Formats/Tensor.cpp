@@ -63,21 +63,21 @@ respin::checkedNumElements(llvm::ArrayRef<int64_t> shape, size_t elementSize,
   int64_t count = 1;
   for (int64_t dim : shape) {
     if (dim < 0)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          what + ": negative dimension in shape " + formatShape(shape));
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     what + ": negative dimension in shape " +
+                                         formatShape(shape));
     if (__builtin_mul_overflow(count, dim, &count))
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          what + ": element count of shape " + formatShape(shape) +
-              " overflows 64 bits");
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     what + ": element count of shape " +
+                                         formatShape(shape) +
+                                         " overflows 64 bits");
   }
   int64_t bytes = 0;
   if (__builtin_mul_overflow(count, (int64_t)elementSize, &bytes) ||
       bytes > kMaxBytes)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        what + ": shape " + formatShape(shape) + " needs more than 2^62 bytes");
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   what + ": shape " + formatShape(shape) +
+                                       " needs more than 2^62 bytes");
   return count;
 }
 

@@ -91,8 +91,8 @@ TEST(Tensor, BFloat16KnownBits) {
   EXPECT_EQ(floatToBFloat16(1.0f + std::ldexp(1.0f, -8)), 0x3f80);
   EXPECT_EQ(floatToBFloat16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3f82);
   EXPECT_EQ(floatToBFloat16(std::numeric_limits<float>::max()), 0x7f80);
-  EXPECT_TRUE(std::isnan(
-      bfloat16ToFloat(floatToBFloat16(std::numeric_limits<float>::quiet_NaN()))));
+  EXPECT_TRUE(std::isnan(bfloat16ToFloat(
+      floatToBFloat16(std::numeric_limits<float>::quiet_NaN()))));
   for (uint32_t bits = 0; bits < 0x10000; ++bits) {
     float value = bfloat16ToFloat((uint16_t)bits);
     if (std::isnan(value))
@@ -119,8 +119,8 @@ TEST(Tensor, CheckedNumElements) {
 
 TEST(Tensor, FloatConversionsAndFiniteCheck) {
   std::vector<uint16_t> half = {0x3c00, 0xc000, 0x7e00};
-  TensorView view{"h", DType::F16, {3},
-                  reinterpret_cast<const uint8_t *>(half.data()), 6};
+  TensorView view{
+      "h", DType::F16, {3}, reinterpret_cast<const uint8_t *>(half.data()), 6};
   std::vector<float> values = view.toFloat32();
   ASSERT_EQ(values.size(), 3u);
   EXPECT_EQ(values[0], 1.0f);
@@ -129,8 +129,8 @@ TEST(Tensor, FloatConversionsAndFiniteCheck) {
   expectError(view.toFiniteFloat32(), {"'h'", "element 2", "NaN"});
 
   std::vector<uint16_t> bf = {0x3f80, 0x4049};
-  TensorView bview{"b", DType::BF16, {2},
-                   reinterpret_cast<const uint8_t *>(bf.data()), 4};
+  TensorView bview{
+      "b", DType::BF16, {2}, reinterpret_cast<const uint8_t *>(bf.data()), 4};
   auto finite = bview.toFiniteFloat32();
   ASSERT_TRUE(!!finite);
   EXPECT_EQ((*finite)[1], 3.140625f);
@@ -160,10 +160,12 @@ TEST(Safetensors, WriteReadRoundTripAllDTypes) {
   writer.addTensor("w.f32", DType::F32, {2, 3},
                    llvm::ArrayRef<uint8_t>(
                        reinterpret_cast<const uint8_t *>(f32.data()), 24));
-  writer.addTensor("w.f16", DType::F16, {3},
-                   toBytes(std::string(reinterpret_cast<char *>(f16.data()), 6)));
-  writer.addTensor("a.bf16", DType::BF16, {1, 2},
-                   toBytes(std::string(reinterpret_cast<char *>(bf16.data()), 4)));
+  writer.addTensor(
+      "w.f16", DType::F16, {3},
+      toBytes(std::string(reinterpret_cast<char *>(f16.data()), 6)));
+  writer.addTensor(
+      "a.bf16", DType::BF16, {1, 2},
+      toBytes(std::string(reinterpret_cast<char *>(bf16.data()), 4)));
   std::string path = dir.file("x.safetensors");
   ASSERT_FALSE(errorText(writer.write(path)).size());
 
@@ -293,14 +295,15 @@ TEST(SafetensorsMalformed, HugeHeaderIsRefusedBeforeParsing) {
   writeFile(path, Bytes().u64(100'000'001).raw("{").text);
   // Sparse: the file is large without writing 100 MB.
   std::filesystem::resize_file(path, 100'000'100);
-  expectError(SafetensorsFile::open(path),
-              {"huge.safetensors", "header length 100000001",
-               "exceeds the limit"});
+  expectError(
+      SafetensorsFile::open(path),
+      {"huge.safetensors", "header length 100000001", "exceeds the limit"});
 }
 
 TEST(SafetensorsMalformed, BadJsonAndUtf8) {
   TempDir dir;
-  expectError(openRaw(dir, "{\"a\": ", ""), {"bad.safetensors", "not valid JSON"});
+  expectError(openRaw(dir, "{\"a\": ", ""),
+              {"bad.safetensors", "not valid JSON"});
   expectError(openRaw(dir, "[1, 2]", ""),
               {"bad.safetensors", "must be a JSON object"});
   expectError(openRaw(dir, "{\"\xff\xfe\": 1}", ""),
@@ -311,35 +314,65 @@ TEST(SafetensorsMalformed, BadJsonAndUtf8) {
 TEST(SafetensorsMalformed, EntryFields) {
   TempDir dir;
   std::string data(16, '\0');
-  expectError(openRaw(dir, R"({"t": {"dtype": "I8", "shape": [16], "data_offsets": [0, 16]}})", data),
-              {"bad.safetensors", "tensor 't'", "unsupported dtype I8"});
-  expectError(openRaw(dir, R"({"t": {"shape": [4], "data_offsets": [0, 16]}})", data),
-              {"tensor 't'", "missing field 'dtype'"});
-  expectError(openRaw(dir, R"({"t": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}})", data),
-              {"tensor 't'", "'shape' entry -4"});
-  expectError(openRaw(dir, R"({"t": {"dtype": "F32", "shape": [4.5], "data_offsets": [0, 16]}})", data),
-              {"tensor 't'", "'shape' entry 4.5"});
-  expectError(openRaw(dir, R"({"t": {"dtype": "F32", "shape": 4, "data_offsets": [0, 16]}})", data),
-              {"tensor 't'", "'shape' must be an array"});
-  expectError(openRaw(dir, R"({"t": {"dtype": "F32", "shape": [4], "data_offsets": [16, 0]}})", data),
-              {"tensor 't'", "begin > end"});
-  expectError(openRaw(dir, R"({"t": {"dtype": "F32", "shape": [4], "data_offsets": [0]}})", data),
-              {"tensor 't'", "'data_offsets' must be an array [begin, end]"});
+  expectError(
+      openRaw(
+          dir,
+          R"({"t": {"dtype": "I8", "shape": [16], "data_offsets": [0, 16]}})",
+          data),
+      {"bad.safetensors", "tensor 't'", "unsupported dtype I8"});
+  expectError(
+      openRaw(dir, R"({"t": {"shape": [4], "data_offsets": [0, 16]}})", data),
+      {"tensor 't'", "missing field 'dtype'"});
+  expectError(
+      openRaw(
+          dir,
+          R"({"t": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}})",
+          data),
+      {"tensor 't'", "'shape' entry -4"});
+  expectError(
+      openRaw(
+          dir,
+          R"({"t": {"dtype": "F32", "shape": [4.5], "data_offsets": [0, 16]}})",
+          data),
+      {"tensor 't'", "'shape' entry 4.5"});
+  expectError(
+      openRaw(dir,
+              R"({"t": {"dtype": "F32", "shape": 4, "data_offsets": [0, 16]}})",
+              data),
+      {"tensor 't'", "'shape' must be an array"});
+  expectError(
+      openRaw(
+          dir,
+          R"({"t": {"dtype": "F32", "shape": [4], "data_offsets": [16, 0]}})",
+          data),
+      {"tensor 't'", "begin > end"});
+  expectError(
+      openRaw(dir,
+              R"({"t": {"dtype": "F32", "shape": [4], "data_offsets": [0]}})",
+              data),
+      {"tensor 't'", "'data_offsets' must be an array [begin, end]"});
   expectError(openRaw(dir, R"({"t": 3})", data),
               {"tensor 't'", "must be a JSON object"});
-  expectError(openRaw(dir, R"({"__metadata__": {"k": 1}})", data),
-              {"bad.safetensors", "'__metadata__' key 'k'", "must map to a string"});
+  expectError(
+      openRaw(dir, R"({"__metadata__": {"k": 1}})", data),
+      {"bad.safetensors", "'__metadata__' key 'k'", "must map to a string"});
 }
 
 TEST(SafetensorsMalformed, OffsetsOutsideData) {
   TempDir dir;
   std::string data(16, '\0');
   expectError(
-      openRaw(dir, R"({"w": {"dtype": "F32", "shape": [8], "data_offsets": [0, 32]}})", data),
+      openRaw(
+          dir,
+          R"({"w": {"dtype": "F32", "shape": [8], "data_offsets": [0, 32]}})",
+          data),
       {"bad.safetensors", "tensor 'w'", "data range [0, 32)",
        "outside the data section of 16 bytes"});
   expectError(
-      openRaw(dir, R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [18446744073709551612, 18446744073709551615]}})", data),
+      openRaw(
+          dir,
+          R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [18446744073709551612, 18446744073709551615]}})",
+          data),
       {"tensor 'w'", "non-negative integers"});
 }
 
@@ -347,49 +380,62 @@ TEST(SafetensorsMalformed, ByteSizeMismatch) {
   TempDir dir;
   std::string data(16, '\0');
   expectError(
-      openRaw(dir, R"({"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 16]}})", data),
+      openRaw(
+          dir,
+          R"({"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 16]}})",
+          data),
       {"tensor 'w'", "holds 16 bytes", "[2, 2]", "F16", "needs 8"});
 }
 
 TEST(SafetensorsMalformed, OverlappingTensors) {
   TempDir dir;
   std::string data(16, '\0');
-  expectError(openRaw(dir,
-                      R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+  expectError(
+      openRaw(dir,
+              R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
                           "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
-                      data),
-              {"bad.safetensors", "tensor 'b'", "overlaps tensor 'a'"});
+              data),
+      {"bad.safetensors", "tensor 'b'", "overlaps tensor 'a'"});
   // Adjacent tensors do not overlap.
-  auto ok = openRaw(dir,
-                    R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+  auto ok =
+      openRaw(dir,
+              R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                         "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
-                    data);
+              data);
   ASSERT_TRUE(!!ok) << llvm::toString(ok.takeError());
 }
 
 TEST(SafetensorsMalformed, DuplicateTensorName) {
   TempDir dir;
   std::string data(16, '\0');
-  expectError(openRaw(dir,
-                      R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+  expectError(
+      openRaw(dir,
+              R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                           "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
-                      data),
-              {"bad.safetensors", "header names 'a' twice"});
+              data),
+      {"bad.safetensors", "header names 'a' twice"});
   // Keys of nested objects may repeat across objects.
-  auto ok = openRaw(dir,
-                    R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+  auto ok =
+      openRaw(dir,
+              R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                         "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
-                    data);
+              data);
   ASSERT_TRUE(!!ok) << llvm::toString(ok.takeError());
 }
 
 TEST(SafetensorsMalformed, AbsurdDimsOverflow) {
   TempDir dir;
   expectError(
-      openRaw(dir, R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})", ""),
+      openRaw(
+          dir,
+          R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})",
+          ""),
       {"bad.safetensors", "tensor 'w'", "overflows"});
   expectError(
-      openRaw(dir, R"({"w": {"dtype": "F32", "shape": [9223372036854775808], "data_offsets": [0, 0]}})", ""),
+      openRaw(
+          dir,
+          R"({"w": {"dtype": "F32", "shape": [9223372036854775808], "data_offsets": [0, 0]}})",
+          ""),
       {"tensor 'w'", "not a non-negative 64-bit integer"});
 }
 

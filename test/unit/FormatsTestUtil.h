@@ -54,8 +54,8 @@ public:
   std::vector<std::string> list() const {
     std::vector<std::string> names;
     std::error_code ec;
-    for (llvm::sys::fs::directory_iterator it(path, ec), end;
-         it != end && !ec; it.increment(ec))
+    for (llvm::sys::fs::directory_iterator it(path, ec), end; it != end && !ec;
+         it.increment(ec))
       names.push_back(llvm::sys::path::filename(it->path()).str());
     std::sort(names.begin(), names.end());
     return names;
@@ -191,8 +191,7 @@ canonicalShapes(const ModelConfig &c) {
     shapes[names::lmHead()] = {c.vocabSize, c.hiddenSize};
   for (int64_t l = 0; l < c.numLayers; ++l) {
     shapes[names::layer(l, "input_layernorm.weight")] = {c.hiddenSize};
-    shapes[names::layer(l, "post_attention_layernorm.weight")] = {
-        c.hiddenSize};
+    shapes[names::layer(l, "post_attention_layernorm.weight")] = {c.hiddenSize};
     shapes[names::layer(l, "self_attn.q_proj.weight")] = {q, c.hiddenSize};
     shapes[names::layer(l, "self_attn.k_proj.weight")] = {kv, c.hiddenSize};
     shapes[names::layer(l, "self_attn.v_proj.weight")] = {kv, c.hiddenSize};
@@ -253,12 +252,12 @@ inline std::string corrupt(const std::string &original, Rng &rng,
     return bytes.substr(0, rng.below(bytes.size()));
   int edits = 1 + (int)rng.below(4);
   for (int i = 0; i < edits; ++i) {
-    size_t limit = rng.below(2) ? std::min(hotPrefix, bytes.size())
-                                : bytes.size();
+    size_t limit =
+        rng.below(2) ? std::min(hotPrefix, bytes.size()) : bytes.size();
     size_t pos = rng.below(limit);
     // Mostly small values and 0xff runs: they hit counts, types and lengths.
-    static const uint8_t kValues[] = {0x00, 0x01, 0x02, 0x04, 0x05, 0x1e,
-                                      0x7f, 0x80, 0xfe, 0xff};
+    static const uint8_t kValues[] = {0x00, 0x01, 0x02, 0x04, 0x05,
+                                      0x1e, 0x7f, 0x80, 0xfe, 0xff};
     bytes[pos] = rng.below(2) ? (char)kValues[rng.below(sizeof(kValues))]
                               : (char)rng.below(256);
   }
@@ -296,8 +295,8 @@ std::string expectError(llvm::Expected<T> value,
   return message;
 }
 
-inline std::string expectError(llvm::Error err,
-                               std::initializer_list<llvm::StringRef> fragments) {
+inline std::string
+expectError(llvm::Error err, std::initializer_list<llvm::StringRef> fragments) {
   if (!err) {
     ADD_FAILURE() << "expected an error, got success";
     return "";

@@ -24,8 +24,7 @@ const std::string kStoriesLlama2c = dataPath("models/stories260K.llama2c.bin");
 const std::string kTok512 = dataPath("tokenizers/tok512.bin");
 
 bool sameBytes(const TensorView &a, const TensorView &b) {
-  return a.dtype == b.dtype && a.shape == b.shape &&
-         a.numBytes == b.numBytes &&
+  return a.dtype == b.dtype && a.shape == b.shape && a.numBytes == b.numBytes &&
          std::memcmp(a.data, b.data, a.numBytes) == 0;
 }
 } // namespace
@@ -72,17 +71,20 @@ TEST(GGUFReal, Stories260KCheckpoint) {
   EXPECT_FALSE(c.attentionBias);
   EXPECT_EQ(ckpt.tensors.size(), 48u);
 
-  RESPIN_ASSERT_OK_AND_ASSIGN(q, ckpt.get(names::layer(0, "self_attn.q_proj.weight")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      q, ckpt.get(names::layer(0, "self_attn.q_proj.weight")));
   EXPECT_EQ(q->shape, (std::vector<int64_t>{64, 64}));
-  RESPIN_ASSERT_OK_AND_ASSIGN(k, ckpt.get(names::layer(4, "self_attn.k_proj.weight")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      k, ckpt.get(names::layer(4, "self_attn.k_proj.weight")));
   EXPECT_EQ(k->shape, (std::vector<int64_t>{32, 64}));
-  RESPIN_ASSERT_OK_AND_ASSIGN(down, ckpt.get(names::layer(2, "mlp.down_proj.weight")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      down, ckpt.get(names::layer(2, "mlp.down_proj.weight")));
   EXPECT_EQ(down->shape, (std::vector<int64_t>{64, 172}));
   RESPIN_ASSERT_OK_AND_ASSIGN(head, ckpt.get(names::lmHead()));
   EXPECT_EQ(head->shape, (std::vector<int64_t>{512, 64}));
-  expectError(ckpt.get("model.layers.9.mlp.up_proj.weight"),
-              {"stories260K.gguf", "model.layers.9.mlp.up_proj.weight",
-               "not found"});
+  expectError(
+      ckpt.get("model.layers.9.mlp.up_proj.weight"),
+      {"stories260K.gguf", "model.layers.9.mlp.up_proj.weight", "not found"});
 
   ASSERT_TRUE(ckpt.tokenizer.has_value());
   const TokenizerData &tok = *ckpt.tokenizer;
@@ -141,12 +143,14 @@ TEST(Llama2cReal, SameWeightsAsGGUF) {
   EXPECT_TRUE(sameBytes(gguf.tensors.at(names::lmHead()),
                         l2c.tensors.at(names::embedTokens())));
   // Sanity: the tensors are not all the same bytes.
-  EXPECT_FALSE(sameBytes(l2c.tensors.at(names::layer(0, "self_attn.q_proj.weight")),
-                         l2c.tensors.at(names::layer(1, "self_attn.q_proj.weight"))));
+  EXPECT_FALSE(
+      sameBytes(l2c.tensors.at(names::layer(0, "self_attn.q_proj.weight")),
+                l2c.tensors.at(names::layer(1, "self_attn.q_proj.weight"))));
 }
 
 TEST(Llama2cReal, WithTokenizer) {
-  RESPIN_ASSERT_OK_AND_ASSIGN(ckpt, loadLlama2cCheckpoint(kStoriesLlama2c, kTok512));
+  RESPIN_ASSERT_OK_AND_ASSIGN(ckpt,
+                              loadLlama2cCheckpoint(kStoriesLlama2c, kTok512));
   ASSERT_TRUE(ckpt.tokenizer.has_value());
   EXPECT_EQ(ckpt.tokenizer->tokens.size(), 512u);
   expectError(loadLlama2cCheckpoint(kStoriesLlama2c, "/nonexistent/tok.bin"),
@@ -174,8 +178,9 @@ TEST(Llama2cMalformed, WrongFileSize) {
   int32_t negVocab = -512;
   std::memcpy(&unshared[20], &negVocab, 4);
   writeFile(path, unshared);
-  expectError(loadLlama2cCheckpoint(path, ""),
-              {"vocab_size -512", "implies " + std::to_string(1056540 + 512 * 64 * 4)});
+  expectError(
+      loadLlama2cCheckpoint(path, ""),
+      {"vocab_size -512", "implies " + std::to_string(1056540 + 512 * 64 * 4)});
   writeFile(path, "short");
   expectError(loadLlama2cCheckpoint(path, ""), {"s.bin", "too small"});
 }
@@ -185,8 +190,15 @@ TEST(Llama2cMalformed, BadHeaderFields) {
   std::string path = dir.file("h.bin");
   auto header = [](int32_t dim, int32_t hidden, int32_t layers, int32_t heads,
                    int32_t kv, int32_t vocab, int32_t seq) {
-    return Bytes().i32(dim).i32(hidden).i32(layers).i32(heads).i32(kv)
-        .i32(vocab).i32(seq).text;
+    return Bytes()
+        .i32(dim)
+        .i32(hidden)
+        .i32(layers)
+        .i32(heads)
+        .i32(kv)
+        .i32(vocab)
+        .i32(seq)
+        .text;
   };
   writeFile(path, header(64, 172, 0, 8, 4, 512, 512));
   expectError(loadLlama2cCheckpoint(path, ""), {"h.bin", "n_layers = 0"});
@@ -198,8 +210,8 @@ TEST(Llama2cMalformed, BadHeaderFields) {
               {"dim = 64", "not a multiple of n_heads = 7"});
   // Huge but individually plausible dimensions: the implied size must be
   // computed without wrapping and rejected, not allocated.
-  writeFile(path, header(1 << 24, 1 << 24, 4096, 1 << 20, 1 << 20, 1 << 24,
-                         1 << 24));
+  writeFile(path,
+            header(1 << 24, 1 << 24, 4096, 1 << 20, 1 << 20, 1 << 24, 1 << 24));
   expectError(loadLlama2cCheckpoint(path, ""), {"h.bin", "file is 28 bytes"});
   writeFile(path, header(INT32_MAX, 172, 5, 1, 1, 512, 512));
   expectError(loadLlama2cCheckpoint(path, ""), {"h.bin", "hiddenSize"});
@@ -215,8 +227,8 @@ TEST(Llama2cMalformed, NaNWeight) {
   std::string path = dir.file("nan.bin");
   writeFile(path, bytes);
   expectError(loadLlama2cCheckpoint(path, ""),
-              {"nan.bin", "model.layers.1.self_attn.q_proj.weight",
-               "element 5", "is NaN"});
+              {"nan.bin", "model.layers.1.self_attn.q_proj.weight", "element 5",
+               "is NaN"});
 }
 
 //===----------------------------------------------------------------------===//
@@ -294,7 +306,15 @@ GGUFBuilder tinyModel(const ModelConfig &c, uint32_t dtype = kF32) {
       .kv("tokenizer.ggml.tokens", 9,
           stringArray({"<unk>", "<s>", "</s>", "a", "b", "ab"}))
       .kv("tokenizer.ggml.scores", 9,
-          Bytes().u32(6).u64(6).f32(0).f32(0).f32(0).f32(-1).f32(-2).f32(-3)
+          Bytes()
+              .u32(6)
+              .u64(6)
+              .f32(0)
+              .f32(0)
+              .f32(0)
+              .f32(-1)
+              .f32(-2)
+              .f32(-3)
               .text)
       .kvU32("tokenizer.ggml.bos_token_id", 1)
       .kvU32("tokenizer.ggml.eos_token_id", 2);
@@ -369,7 +389,8 @@ TEST(GGUF, Qwen2HasBiasesAndHalfSplitRope) {
   RESPIN_ASSERT_OK_AND_ASSIGN(ckpt, loadBuilt(dir, tinyModel(c)));
   EXPECT_TRUE(ckpt.config.attentionBias);
   EXPECT_EQ(ckpt.config.ropeLayout, RopeLayout::HalfSplit);
-  RESPIN_ASSERT_OK_AND_ASSIGN(bias, ckpt.get(names::layer(1, "self_attn.k_proj.bias")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      bias, ckpt.get(names::layer(1, "self_attn.k_proj.bias")));
   EXPECT_EQ(bias->shape, (std::vector<int64_t>{4}));
 }
 
@@ -389,9 +410,17 @@ TEST(GGUF, AllMetadataValueTypes) {
       .kv("i64", 11, Bytes().scalar<int64_t>(-(int64_t(1) << 40)).text)
       .kv("f64", 12, Bytes().scalar<double>(1e-300).text)
       .kv("nested", 9,
-          Bytes().u32(9).u64(2)                   // array of 2 arrays
-              .u32(4).u64(2).u32(1).u32(2)        // [1, 2]
-              .u32(8).u64(1).str("x").text)       // ["x"]
+          Bytes()
+              .u32(9)
+              .u64(2) // array of 2 arrays
+              .u32(4)
+              .u64(2)
+              .u32(1)
+              .u32(2) // [1, 2]
+              .u32(8)
+              .u64(1)
+              .str("x")
+              .text) // ["x"]
       .kv("empty", 9, Bytes().u32(6).u64(0).text)
       .tensor("w", {2, 3}, kF32, floatBytes({1, 2, 3, 4, 5, 6}));
   b.version = 2;
@@ -460,8 +489,8 @@ TEST(GGUFMalformed, MagicAndVersion) {
   expectError(loadBuilt(dir, b), {"t.gguf", "bad magic"});
   b.magic = "GGUF";
   b.version = 1;
-  expectError(loadBuilt(dir, b),
-              {"t.gguf", "unsupported GGUF version 1", "only versions 2 and 3"});
+  expectError(loadBuilt(dir, b), {"t.gguf", "unsupported GGUF version 1",
+                                  "only versions 2 and 3"});
   b.version = 4;
   expectError(loadBuilt(dir, b), {"unsupported GGUF version 4"});
   b.version = 0x03000000;
@@ -472,9 +501,8 @@ TEST(GGUFMalformed, TruncatedEverywhere) {
   TempDir dir;
   std::string full = tinyModel(tinyConfig()).build();
   // Every prefix must fail cleanly (never crash or read past the end).
-  for (size_t cut : {size_t(0), size_t(3), size_t(10), size_t(30),
-                     size_t(200), size_t(600), full.size() / 2,
-                     full.size() - 1}) {
+  for (size_t cut : {size_t(0), size_t(3), size_t(10), size_t(30), size_t(200),
+                     size_t(600), full.size() / 2, full.size() - 1}) {
     writeFile(dir.file("cut.gguf"), full.substr(0, cut));
     std::string message =
         expectError(loadGGUFCheckpoint(dir.file("cut.gguf")), {"cut.gguf"});
@@ -501,11 +529,13 @@ TEST(GGUFMalformed, QuantizedTensorType) {
   GGUFBuilder k;
   k.tensor("t", {256}, kQ4_K, std::string(144, '\0'));
   writeFile(dir.file("k.gguf"), k.build());
-  expectError(GGUFFile::open(dir.file("k.gguf")), {"unsupported GGUF type Q4_K"});
+  expectError(GGUFFile::open(dir.file("k.gguf")),
+              {"unsupported GGUF type Q4_K"});
   GGUFBuilder unknown;
   unknown.tensor("t", {1}, 999, std::string(4, '\0'));
   writeFile(dir.file("u.gguf"), unknown.build());
-  expectError(GGUFFile::open(dir.file("u.gguf")), {"unsupported GGUF type with unknown id 999"});
+  expectError(GGUFFile::open(dir.file("u.gguf")),
+              {"unsupported GGUF type with unknown id 999"});
 }
 
 TEST(GGUFMalformed, DataRangeOutsideFile) {
@@ -557,26 +587,46 @@ TEST(GGUFMalformed, AbsurdCountsAndDims) {
             Bytes().raw("GGUF").u32(3).u64(0).u64(~0ull).text);
   expectError(GGUFFile::open(dir.file("c.gguf")), {"metadata count"});
   // A string whose length runs past the end.
-  writeFile(dir.file("c.gguf"),
-            Bytes().raw("GGUF").u32(3).u64(0).u64(1).u64(1ull << 62)
-                .raw(std::string(20, 'k')).text);
+  writeFile(dir.file("c.gguf"), Bytes()
+                                    .raw("GGUF")
+                                    .u32(3)
+                                    .u64(0)
+                                    .u64(1)
+                                    .u64(1ull << 62)
+                                    .raw(std::string(20, 'k'))
+                                    .text);
   expectError(GGUFFile::open(dir.file("c.gguf")),
               {"truncated file", "metadata key 0"});
   // An array claiming 2^40 elements.
-  writeFile(dir.file("c.gguf"),
-            Bytes().raw("GGUF").u32(3).u64(0).u64(1).str("arr").u32(9).u32(4)
-                .u64(1ull << 40).u32(0).text);
-  expectError(GGUFFile::open(dir.file("c.gguf")),
-              {"metadata 'arr'", "array of 1099511627776 elements",
-               "does not fit"});
+  writeFile(dir.file("c.gguf"), Bytes()
+                                    .raw("GGUF")
+                                    .u32(3)
+                                    .u64(0)
+                                    .u64(1)
+                                    .str("arr")
+                                    .u32(9)
+                                    .u32(4)
+                                    .u64(1ull << 40)
+                                    .u32(0)
+                                    .text);
+  expectError(
+      GGUFFile::open(dir.file("c.gguf")),
+      {"metadata 'arr'", "array of 1099511627776 elements", "does not fit"});
   // An array that fits in the file but exceeds the metadata value budget.
-  writeFile(dir.file("c.gguf"),
-            Bytes().raw("GGUF").u32(3).u64(0).u64(1).str("big").u32(9).u32(0)
-                .u64((1ull << 23) + 1).text);
+  writeFile(dir.file("c.gguf"), Bytes()
+                                    .raw("GGUF")
+                                    .u32(3)
+                                    .u64(0)
+                                    .u64(1)
+                                    .str("big")
+                                    .u32(9)
+                                    .u32(0)
+                                    .u64((1ull << 23) + 1)
+                                    .text);
   std::filesystem::resize_file(dir.file("c.gguf"), (1ull << 23) + 64);
-  expectError(GGUFFile::open(dir.file("c.gguf")),
-              {"metadata 'big'", "array of 8388609 elements",
-               "exceeds the limit"});
+  expectError(
+      GGUFFile::open(dir.file("c.gguf")),
+      {"metadata 'big'", "array of 8388609 elements", "exceeds the limit"});
   // Dimensions whose product overflows 64 bits.
   Bytes dims;
   dims.raw("GGUF").u32(3).u64(1).u64(0);
@@ -609,12 +659,14 @@ TEST(GGUFMalformed, AbsurdCountsAndDims) {
 
 TEST(GGUFMalformed, BadBoolAndDuplicateTensor) {
   TempDir dir;
-  writeFile(dir.file("b.gguf"),
-            Bytes().raw("GGUF").u32(3).u64(0).u64(1).str("flag").u32(7).u8(2).text);
+  writeFile(
+      dir.file("b.gguf"),
+      Bytes().raw("GGUF").u32(3).u64(0).u64(1).str("flag").u32(7).u8(2).text);
   expectError(GGUFFile::open(dir.file("b.gguf")),
               {"metadata 'flag'", "neither 0 nor 1"});
   GGUFBuilder dup;
-  dup.tensor("w", {1}, kF32, floatBytes({1})).tensor("w", {1}, kF32, floatBytes({2}));
+  dup.tensor("w", {1}, kF32, floatBytes({1}))
+      .tensor("w", {1}, kF32, floatBytes({2}));
   writeFile(dir.file("d.gguf"), dup.build());
   expectError(GGUFFile::open(dir.file("d.gguf")), {"duplicate tensor 'w'"});
 }
@@ -634,7 +686,8 @@ TEST(GGUFMalformed, CheckpointLevelErrors) {
   GGUFBuilder noLayers;
   noLayers.kvString("general.architecture", "llama")
       .kvU32("llama.embedding_length", 8);
-  expectError(loadBuilt(dir, noLayers), {"'llama.feed_forward_length' is missing"});
+  expectError(loadBuilt(dir, noLayers),
+              {"'llama.feed_forward_length' is missing"});
   GGUFBuilder wrongType;
   wrongType.kvString("general.architecture", "llama")
       .kvString("llama.embedding_length", "eight");
@@ -686,9 +739,9 @@ TEST(GGUFMalformed, CheckpointLevelErrors) {
   writeFile(dir.file("inf.gguf"), inf.build());
   RESPIN_ASSERT_OK_AND_ASSIGN(file, GGUFFile::open(dir.file("inf.gguf")));
   EXPECT_EQ(file->lookup("tokenizer.ggml.model"), nullptr);
-  expectError(loadGGUFCheckpoint(dir.file("inf.gguf")),
-              {"inf.gguf", "tensor 'model.norm.weight'", "element 3",
-               "is Inf"});
+  expectError(
+      loadGGUFCheckpoint(dir.file("inf.gguf")),
+      {"inf.gguf", "tensor 'model.norm.weight'", "element 3", "is Inf"});
 }
 
 TEST(GGUFMalformed, WrongTensorShapeAndMissingTensor) {
@@ -766,17 +819,28 @@ namespace {
 /// distinct constant (section number + 1), so the tensor mapping can be
 /// checked; `shared` selects the positive vocab_size (tied classifier).
 std::string tinyLlama2c(bool shared, int seqLen = 4) {
-  const int dim = 8, hidden = 12, layers = 2, heads = 2, kvHeads = 1,
-            vocab = 6, kvDim = 4, headDim = 4;
+  const int dim = 8, hidden = 12, layers = 2, heads = 2, kvHeads = 1, vocab = 6,
+            kvDim = 4, headDim = 4;
   Bytes out;
-  out.i32(dim).i32(hidden).i32(layers).i32(heads).i32(kvHeads)
-      .i32(shared ? vocab : -vocab).i32(seqLen);
-  const int64_t sizes[] = {vocab * dim,          layers * dim,
-                           layers * dim * dim,   layers * kvDim * dim,
-                           layers * kvDim * dim, layers * dim * dim,
-                           layers * dim,         layers * hidden * dim,
-                           layers * dim * hidden, layers * hidden * dim,
-                           dim,                  seqLen * headDim};
+  out.i32(dim)
+      .i32(hidden)
+      .i32(layers)
+      .i32(heads)
+      .i32(kvHeads)
+      .i32(shared ? vocab : -vocab)
+      .i32(seqLen);
+  const int64_t sizes[] = {vocab * dim,
+                           layers * dim,
+                           layers * dim * dim,
+                           layers * kvDim * dim,
+                           layers * kvDim * dim,
+                           layers * dim * dim,
+                           layers * dim,
+                           layers * hidden * dim,
+                           layers * dim * hidden,
+                           layers * hidden * dim,
+                           dim,
+                           seqLen * headDim};
   float section = 1;
   for (int64_t size : sizes) {
     for (int64_t i = 0; i < size; ++i)
@@ -816,10 +880,12 @@ TEST(Llama2c, TensorMappingAndUnsharedClassifier) {
   EXPECT_EQ(firstValue(names::finalNorm()), 11);
   EXPECT_EQ(firstValue(names::lmHead()), 13); // after the RoPE tables (12)
   // Each tensor is exactly its section: the last element matches too.
-  RESPIN_ASSERT_OK_AND_ASSIGN(down1, ckpt.get(names::layer(1, "mlp.down_proj.weight")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      down1, ckpt.get(names::layer(1, "mlp.down_proj.weight")));
   EXPECT_EQ(down1->shape, (std::vector<int64_t>{8, 12}));
   EXPECT_EQ(down1->toFloat32().back(), 9);
-  RESPIN_ASSERT_OK_AND_ASSIGN(k0, ckpt.get(names::layer(0, "self_attn.k_proj.weight")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      k0, ckpt.get(names::layer(0, "self_attn.k_proj.weight")));
   EXPECT_EQ(k0->shape, (std::vector<int64_t>{4, 8}));
   EXPECT_EQ(k0->toFloat32().back(), 4);
 

@@ -213,7 +213,8 @@ TEST(HFCheckpoint, Qwen2WithBiases) {
   ModelConfig config = tinyLlama();
   config.attentionBias = true;
   Weights weights = syntheticWeights(config);
-  std::string json = R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+  std::string json =
+      R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
     "hidden_size": 8, "intermediate_size": 12, "num_hidden_layers": 2,
     "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 6,
     "max_position_embeddings": 32768, "rms_norm_eps": 1e-06,
@@ -226,7 +227,8 @@ TEST(HFCheckpoint, Qwen2WithBiases) {
   EXPECT_EQ(ckpt.config.ropeTheta, 1e6);
   EXPECT_EQ(ckpt.config.rmsNormEps, 1e-6);
   expectWeights(ckpt, weights);
-  RESPIN_ASSERT_OK_AND_ASSIGN(bias, ckpt.get(names::layer(1, "self_attn.q_proj.bias")));
+  RESPIN_ASSERT_OK_AND_ASSIGN(
+      bias, ckpt.get(names::layer(1, "self_attn.q_proj.bias")));
   EXPECT_EQ(bias->shape, (std::vector<int64_t>{8}));
 
   // Without the biases the checkpoint is incomplete.
@@ -234,8 +236,8 @@ TEST(HFCheckpoint, Qwen2WithBiases) {
   noBias.erase(names::layer(1, "self_attn.v_proj.bias"));
   writeWeights(dir.file("model.safetensors"), noBias);
   expectError(loadHFCheckpoint(dir.path),
-              {dir.path, "missing tensor 'model.layers.1.self_attn.v_proj.bias'",
-               "[4]"});
+              {dir.path,
+               "missing tensor 'model.layers.1.self_attn.v_proj.bias'", "[4]"});
 }
 
 TEST(HFCheckpoint, TokenizerJsonIsLoaded) {
@@ -266,9 +268,9 @@ TEST(HFConfig, DefaultsForOptionalFields) {
   RESPIN_ASSERT_OK_AND_ASSIGN(c, parseHFConfig(R"({"model_type": "llama",
       "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 5,
       "num_attention_heads": 8, "vocab_size": 512, "head_dim": null})",
-                                              "c.json"));
-  EXPECT_EQ(c.headDim, 8);     // hidden / heads
-  EXPECT_EQ(c.numKVHeads, 8);  // = heads
+                                               "c.json"));
+  EXPECT_EQ(c.headDim, 8);    // hidden / heads
+  EXPECT_EQ(c.numKVHeads, 8); // = heads
   EXPECT_EQ(c.rotaryDim, 8);
   EXPECT_EQ(c.rmsNormEps, 1e-6);
   EXPECT_EQ(c.ropeTheta, 10000.0);
@@ -283,7 +285,7 @@ TEST(HFConfig, DefaultsForOptionalFields) {
       "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 16,
       "vocab_size": 512, "max_position_embeddings": 4096,
       "sliding_window": 4096})",
-                                              "d.json"));
+                                               "d.json"));
   EXPECT_EQ(d.architecture, "mistral");
   EXPECT_EQ(d.headDim, 16);
   EXPECT_EQ(d.rotaryDim, 16);
@@ -294,16 +296,16 @@ TEST(HFConfig, DefaultsForOptionalFields) {
       "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
       "intermediate_size": 172, "num_hidden_layers": 5,
       "num_attention_heads": 8, "vocab_size": 512})",
-                                              "e.json"));
+                                               "e.json"));
   EXPECT_EQ(e.architecture, "smollm");
 }
 
 TEST(HFConfig, Llama3RopeScaling) {
-  RESPIN_ASSERT_OK_AND_ASSIGN(
-      c, parseHFConfig(withRopeScaling(R"({"factor": 32.0,
+  RESPIN_ASSERT_OK_AND_ASSIGN(c,
+                              parseHFConfig(withRopeScaling(R"({"factor": 32.0,
           "high_freq_factor": 4.0, "low_freq_factor": 1.0,
           "original_max_position_embeddings": 8192, "rope_type": "llama3"})"),
-                       "c.json"));
+                                            "c.json"));
   ASSERT_TRUE(c.ropeScaling.has_value());
   EXPECT_EQ(c.ropeScaling->factor, 32.0);
   EXPECT_EQ(c.ropeScaling->lowFreqFactor, 1.0);
@@ -317,28 +319,31 @@ TEST(HFConfig, Llama3RopeScaling) {
 }
 
 TEST(HFConfig, Errors) {
-  expectError(parseHFConfig(withRopeScaling(R"({"type": "linear", "factor": 2.0})"),
-                            "c.json"),
-              {"c.json", "rope_scaling type 'linear' is not supported"});
-  expectError(parseHFConfig(withRopeScaling(R"({"rope_type": "yarn", "factor": 4.0})"),
-                            "c.json"),
-              {"rope_scaling type 'yarn'"});
-  expectError(parseHFConfig(withRopeScaling(R"({"rope_type": "llama3", "factor": 8.0})"),
-                            "c.json"),
+  expectError(
+      parseHFConfig(withRopeScaling(R"({"type": "linear", "factor": 2.0})"),
+                    "c.json"),
+      {"c.json", "rope_scaling type 'linear' is not supported"});
+  expectError(
+      parseHFConfig(withRopeScaling(R"({"rope_type": "yarn", "factor": 4.0})"),
+                    "c.json"),
+      {"rope_scaling type 'yarn'"});
+  expectError(parseHFConfig(
+                  withRopeScaling(R"({"rope_type": "llama3", "factor": 8.0})"),
+                  "c.json"),
               {"c.json: rope_scaling", "'low_freq_factor' is missing"});
   expectError(parseHFConfig(withRopeScaling("[1]"), "c.json"),
               {"'rope_scaling' must be an object or null"});
 
-  for (const char *field : {"hidden_size", "intermediate_size",
-                            "num_hidden_layers", "num_attention_heads",
-                            "vocab_size"}) {
+  for (const char *field :
+       {"hidden_size", "intermediate_size", "num_hidden_layers",
+        "num_attention_heads", "vocab_size"}) {
     std::string json = llamaConfigJson();
     size_t at = json.find(std::string("\"") + field + "\"");
     size_t end = json.find('\n', at);
     json.erase(at, end - at + 1);
-    expectError(parseHFConfig(json, "cfg.json"),
-                {"cfg.json", std::string("required field '") + field +
-                                 "' is missing"});
+    expectError(
+        parseHFConfig(json, "cfg.json"),
+        {"cfg.json", std::string("required field '") + field + "' is missing"});
   }
   expectError(parseHFConfig(R"({"hidden_size": 8})", "m.json"),
               {"m.json", "'model_type' is missing"});
@@ -366,9 +371,9 @@ TEST(HFConfig, Errors) {
   // Mistral with a real sliding window (shorter than the context).
   json = llamaConfigJson("\"sliding_window\": 16");
   json.replace(json.find("\"llama\""), 7, "\"mistral\"");
-  expectError(parseHFConfig(json, "m.json"),
-              {"sliding_window = 16", "max_position_embeddings = 64",
-               "not supported"});
+  expectError(
+      parseHFConfig(json, "m.json"),
+      {"sliding_window = 16", "max_position_embeddings = 64", "not supported"});
   // Heads that do not divide, and a head count that is not positive.
   std::string heads = R"({"model_type": "llama", "hidden_size": 10,
       "intermediate_size": 12, "num_hidden_layers": 1,
@@ -387,7 +392,8 @@ TEST(HFConfig, Errors) {
   std::string huge = R"({"model_type": "llama", "hidden_size": 8,
       "intermediate_size": 99999999999999, "num_hidden_layers": 1,
       "num_attention_heads": 4, "vocab_size": 4})";
-  expectError(parseHFConfig(huge, "h.json"), {"intermediateSize", "out of range"});
+  expectError(parseHFConfig(huge, "h.json"),
+              {"intermediateSize", "out of range"});
 }
 
 //===----------------------------------------------------------------------===//
@@ -481,13 +487,14 @@ TEST(HFMalformed, TensorProblems) {
   Weights nan = weights;
   nan[names::layer(1, "mlp.down_proj.weight")].second[17] = std::nanf("");
   writeModelDir(dir, llamaConfigJson(), nan);
-  expectError(loadHFCheckpoint(dir.path),
-              {"tensor 'model.layers.1.mlp.down_proj.weight'", "element 17",
-               "is NaN"});
+  expectError(
+      loadHFCheckpoint(dir.path),
+      {"tensor 'model.layers.1.mlp.down_proj.weight'", "element 17", "is NaN"});
 
   // An unexpected tensor (a bias Llama does not have).
   Weights extra = weights;
-  extra[names::layer(0, "self_attn.q_proj.bias")] = {{8}, std::vector<float>(8)};
+  extra[names::layer(0, "self_attn.q_proj.bias")] = {{8},
+                                                     std::vector<float>(8)};
   writeModelDir(dir, llamaConfigJson(), extra);
   expectError(loadHFCheckpoint(dir.path),
               {"unexpected tensor 'model.layers.0.self_attn.q_proj.bias'"});
@@ -556,8 +563,9 @@ TEST(ParameterArchive, ConfigJsonErrors) {
   std::string noLayers = json;
   size_t at = noLayers.find("\"num_layers\":");
   noLayers.erase(at, noLayers.find(',', at) - at + 1);
-  expectError(modelConfigFromJson(noLayers, "a.safetensors: respin.config"),
-              {"a.safetensors: respin.config", "field 'num_layers' is missing"});
+  expectError(
+      modelConfigFromJson(noLayers, "a.safetensors: respin.config"),
+      {"a.safetensors: respin.config", "field 'num_layers' is missing"});
   std::string layout = json;
   layout.replace(layout.find("\"interleaved\""), 13, "\"sideways\"");
   expectError(modelConfigFromJson(layout, "src"),
@@ -582,7 +590,8 @@ TEST(ParameterArchive, RoundTripStories260K) {
   llvm::Error err = writeParameterArchive(original, path);
   ASSERT_FALSE(err) << llvm::toString(std::move(err));
   RESPIN_ASSERT_OK_AND_ASSIGN(loaded, loadParameterArchive(path));
-  EXPECT_EQ(modelConfigToJson(loaded.config), modelConfigToJson(original.config));
+  EXPECT_EQ(modelConfigToJson(loaded.config),
+            modelConfigToJson(original.config));
   EXPECT_EQ(loaded.config.rmsNormEps, original.config.rmsNormEps);
   ASSERT_TRUE(loaded.tokenizer.has_value());
   EXPECT_EQ(loaded.tokenizer->tokens, original.tokenizer->tokens);
@@ -618,9 +627,9 @@ TEST(ParameterArchive, LoadErrors) {
   SafetensorsWriter plain;
   plain.addTensor("w", DType::F32, {1}, std::vector<uint8_t>(4, 0));
   ASSERT_FALSE(errorText(plain.write(dir.file("plain.safetensors"))).size());
-  expectError(loadParameterArchive(dir.file("plain.safetensors")),
-              {"plain.safetensors", "not a respin parameter archive",
-               "respin.format"});
+  expectError(
+      loadParameterArchive(dir.file("plain.safetensors")),
+      {"plain.safetensors", "not a respin parameter archive", "respin.format"});
   SafetensorsWriter future;
   future.setMetadata("respin.format", "2");
   ASSERT_FALSE(errorText(future.write(dir.file("f.safetensors"))).size());

@@ -17,14 +17,14 @@ using namespace respin::rt;
 extern "C" respin_rt_status
 respin_rt_residual_adapter(float *h, int64_t h_stride, const float *add,
                            int64_t add_stride, int64_t rows, int64_t d,
-                           int64_t r, const float *q_basis,
+                           int64_t r, const float *q_t,
                            const float *m_core) {
   if (rows < 0 || d < 1 || r < 0 || r > d)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
                 "residual_adapter: bad shape rows %" PRId64 " d %" PRId64
                 " r %" PRId64,
                 rows, d, r);
-  if (!h || (r > 0 && (!q_basis || !m_core)))
+  if (!h || (r > 0 && (!q_t || !m_core)))
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
                 "residual_adapter: null pointer");
   if (h_stride < d || (add && add_stride < d))
@@ -42,7 +42,7 @@ respin_rt_residual_adapter(float *h, int64_t h_stride, const float *add,
           row[c] = row[c] + addRow[c];
       continue;
     }
-    fn(row, addRow, d, r, q_basis, m_core, scratch.data());
+    fn(row, addRow, d, r, q_t, m_core, scratch.data());
   }
   return ok();
 }

@@ -166,9 +166,9 @@ using QuantizeRowFn = void (*)(const float *x, int64_t cols, int bits,
 using HadamardRowFn = void (*)(float *x, int64_t kFactor, int64_t pow2,
                                const int8_t *hK, float *scratch);
 
-/// One rank-r adapter row: h += Q (M (Q^T h)) + add.
+/// One rank-r adapter row: h += Q (M (Q^T h)) + add, Q given as Q^T (r x d).
 using AdapterRowFn = void (*)(float *h, const float *add, int64_t d,
-                              int64_t r, const float *q, const float *mCore,
+                              int64_t r, const float *qT, const float *mCore,
                               float *scratch);
 
 struct KernelTable {

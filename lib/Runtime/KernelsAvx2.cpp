@@ -297,20 +297,25 @@ void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
 //===----------------------------------------------------------------------===//
 
 void adapterRow(float *h, const float *add, int64_t d, int64_t r,
-                const float *q, const float *mCore, float *scratch) {
+                const float *qT, const float *mCore, float *scratch) {
   float *t = scratch, *u = scratch + r;
-  int64_t rv = r / 8 * 8;
-  for (int64_t j0 = 0; j0 < rv; j0 += 8) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < d; ++i)
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h[i]),
-                            _mm256_loadu_ps(q + i * r + j0), acc);
-    _mm256_storeu_ps(t + j0, acc);
-  }
-  for (int64_t j = rv; j < r; ++j) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i)
-      s += h[i] * q[i * r + j];
+  int64_t dv = d / 8 * 8;
+  for (int64_t j = 0; j < r; ++j) {
+    const float *row = qT + j * d;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(h + i),
+                             acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8),
+                             _mm256_loadu_ps(h + i + 8), acc1);
+    }
+    for (; i < dv; i += 8)
+      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(h + i),
+                             acc0);
+    float s = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < d; ++i)
+      s += row[i] * h[i];
     t[j] = s;
   }
   for (int64_t a = 0; a < r; ++a) {
@@ -319,14 +324,30 @@ void adapterRow(float *h, const float *add, int64_t d, int64_t r,
       s += mCore[a * r + b] * t[b];
     u[a] = s;
   }
-  for (int64_t i = 0; i < d; ++i) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t j0 = 0; j0 < rv; j0 += 8)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * r + j0),
-                            _mm256_loadu_ps(u + j0), acc);
-    float s = hsum(acc);
-    for (int64_t j = rv; j < r; ++j)
-      s += q[i * r + j] * u[j];
+  // 64 outputs in registers per pass over the r rows of Q^T.
+  constexpr int64_t kBlock = 64;
+  int64_t i0 = 0;
+  for (; i0 + kBlock <= d; i0 += kBlock) {
+    __m256 acc[kBlock / 8];
+    for (int v = 0; v < kBlock / 8; ++v)
+      acc[v] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < r; ++j) {
+      __m256 uj = _mm256_set1_ps(u[j]);
+      const float *row = qT + j * d + i0;
+      for (int v = 0; v < kBlock / 8; ++v)
+        acc[v] = _mm256_fmadd_ps(uj, _mm256_loadu_ps(row + 8 * v), acc[v]);
+    }
+    for (int v = 0; v < kBlock / 8; ++v) {
+      __m256 out = _mm256_add_ps(_mm256_loadu_ps(h + i0 + 8 * v), acc[v]);
+      if (add)
+        out = _mm256_add_ps(out, _mm256_loadu_ps(add + i0 + 8 * v));
+      _mm256_storeu_ps(h + i0 + 8 * v, out);
+    }
+  }
+  for (int64_t i = i0; i < d; ++i) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < r; ++j)
+      s += qT[j * d + i] * u[j];
     float v = h[i] + s;
     h[i] = add ? v + add[i] : v;
   }

@@ -352,26 +352,31 @@ void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
 // Rank-r adapter
 //===----------------------------------------------------------------------===//
 
+inline __mmask16 tailMask(int64_t remaining) {
+  return remaining >= 16 ? (__mmask16)0xFFFF
+                         : (__mmask16)((1u << remaining) - 1);
+}
+
 void adapterRow(float *h, const float *add, int64_t d, int64_t r,
-                const float *q, const float *mCore, float *scratch) {
+                const float *qT, const float *mCore, float *scratch) {
   float *t = scratch, *u = scratch + r;
-  // t = Q^T h, vectorized over r with masked tails.
-  for (int64_t j0 = 0; j0 < r; j0 += 16) {
-    __mmask16 mask =
-        r - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (r - j0)) - 1);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  // t_j = <Q^T[j], h>: four accumulators per row hide the FMA latency.
+  for (int64_t j = 0; j < r; ++j) {
+    const float *row = qT + j * d;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t i = 0;
-    for (; i + 2 <= d; i += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h[i]),
-                             _mm512_maskz_loadu_ps(mask, q + i * r + j0), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h[i + 1]),
-                             _mm512_maskz_loadu_ps(mask, q + (i + 1) * r + j0),
-                             acc1);
+    for (; i + 64 <= d; i += 64)
+      for (int v = 0; v < 4; ++v)
+        acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16 * v),
+                                 _mm512_loadu_ps(h + i + 16 * v), acc[v]);
+    for (; i < d; i += 16) {
+      __mmask16 mask = tailMask(d - i);
+      acc[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, row + i),
+                               _mm512_maskz_loadu_ps(mask, h + i), acc[0]);
     }
-    if (i < d)
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h[i]),
-                             _mm512_maskz_loadu_ps(mask, q + i * r + j0), acc0);
-    _mm512_mask_storeu_ps(t + j0, mask, _mm512_add_ps(acc0, acc1));
+    t[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),
+                                              _mm512_add_ps(acc[2], acc[3])));
   }
   for (int64_t a = 0; a < r; ++a) {
     float s = 0.0f;
@@ -379,17 +384,38 @@ void adapterRow(float *h, const float *add, int64_t d, int64_t r,
       s += mCore[a * r + b] * t[b];
     u[a] = s;
   }
-  // h_i += dot(Q[i], u) + add_i.
-  for (int64_t i = 0; i < d; ++i) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t j0 = 0; j0 < r; j0 += 16) {
-      __mmask16 mask =
-          r - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (r - j0)) - 1);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, q + i * r + j0),
-                            _mm512_maskz_loadu_ps(mask, u + j0), acc);
+  // h += sum_j u_j Q^T[j] + add, 128 outputs in registers per pass over j.
+  constexpr int64_t kBlock = 128;
+  for (int64_t i0 = 0; i0 < d; i0 += kBlock) {
+    __m512 acc[kBlock / 16];
+    int64_t vectors = std::min<int64_t>(kBlock, d - i0 + 15) / 16;
+    for (int v = 0; v < kBlock / 16; ++v)
+      acc[v] = _mm512_setzero_ps();
+    if (vectors == kBlock / 16 && i0 + kBlock <= d) {
+      for (int64_t j = 0; j < r; ++j) {
+        __m512 uj = _mm512_set1_ps(u[j]);
+        const float *row = qT + j * d + i0;
+        for (int v = 0; v < kBlock / 16; ++v)
+          acc[v] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(row + 16 * v), acc[v]);
+      }
+    } else {
+      for (int64_t j = 0; j < r; ++j) {
+        __m512 uj = _mm512_set1_ps(u[j]);
+        const float *row = qT + j * d + i0;
+        for (int64_t v = 0; v < vectors; ++v)
+          acc[v] = _mm512_fmadd_ps(
+              uj, _mm512_maskz_loadu_ps(tailMask(d - i0 - 16 * v), row + 16 * v),
+              acc[v]);
+      }
     }
-    float v = h[i] + _mm512_reduce_add_ps(acc);
-    h[i] = add ? v + add[i] : v;
+    for (int64_t v = 0; v < vectors; ++v) {
+      __mmask16 mask = tailMask(d - i0 - 16 * v);
+      float *hp = h + i0 + 16 * v;
+      __m512 out = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, hp), acc[v]);
+      if (add)
+        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, add + i0 + 16 * v));
+      _mm512_mask_storeu_ps(hp, mask, out);
+    }
   }
 }
 

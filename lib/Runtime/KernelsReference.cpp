@@ -82,13 +82,14 @@ void hadamardRowRef(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
 }
 
 void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,
-                   const float *q, const float *mCore, float *scratch) {
+                   const float *qT, const float *mCore, float *scratch) {
   float *t = scratch, *u = scratch + r;
-  for (int64_t j = 0; j < r; ++j)
-    t[j] = 0.0f;
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = 0; j < r; ++j)
-      t[j] = t[j] + h[i] * q[i * r + j];
+  for (int64_t j = 0; j < r; ++j) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < d; ++i)
+      s = s + h[i] * qT[j * d + i];
+    t[j] = s;
+  }
   for (int64_t a = 0; a < r; ++a) {
     float s = 0.0f;
     for (int64_t b = 0; b < r; ++b)
@@ -98,7 +99,7 @@ void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,
   for (int64_t i = 0; i < d; ++i) {
     float s = 0.0f;
     for (int64_t j = 0; j < r; ++j)
-      s = s + q[i * r + j] * u[j];
+      s = s + qT[j * d + i] * u[j];
     float v = h[i] + s;
     h[i] = add ? v + add[i] : v;
   }

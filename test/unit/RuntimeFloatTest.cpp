@@ -97,7 +97,7 @@ TEST(RuntimeAdapter, MatchesDoubleAndVariantsAgree) {
   } shapes[] = {{64, 2, 1}, {96, 8, 3}, {256, 32, 2}, {100, 5, 2},
                 {4096, 32, 1}};
   for (const Shape &s : shapes) {
-    std::vector<float> q = randomVector(s.d * s.r, 10, 0.1f);
+    std::vector<float> qT = randomVector(s.r * s.d, 10, 0.1f); // Q^T, r x d
     std::vector<float> mc = randomVector(s.r * s.r, 11, 0.3f);
     int64_t stride = s.d + 1;
     std::vector<float> h0 = randomVector(s.rows * stride, 12);
@@ -109,7 +109,7 @@ TEST(RuntimeAdapter, MatchesDoubleAndVariantsAgree) {
         ASSERT_EQ(respin_rt_residual_adapter(h.data(), stride,
                                              withAdd ? add.data() : nullptr,
                                              stride, s.rows, s.d, s.r,
-                                             q.data(), mc.data()),
+                                             qT.data(), mc.data()),
                   RESPIN_RT_OK);
         for (int64_t row = 0; row < s.rows; ++row) {
           const float *hr = h0.data() + row * stride;
@@ -117,8 +117,8 @@ TEST(RuntimeAdapter, MatchesDoubleAndVariantsAgree) {
           double tAbs = 0;
           for (int64_t i = 0; i < s.d; ++i)
             for (int64_t j = 0; j < s.r; ++j) {
-              t[j] += (double)hr[i] * q[i * s.r + j];
-              tAbs += std::fabs((double)hr[i] * q[i * s.r + j]);
+              t[j] += (double)hr[i] * qT[j * s.d + i];
+              tAbs += std::fabs((double)hr[i] * qT[j * s.d + i]);
             }
           for (int64_t a = 0; a < s.r; ++a)
             for (int64_t b = 0; b < s.r; ++b)
@@ -126,8 +126,8 @@ TEST(RuntimeAdapter, MatchesDoubleAndVariantsAgree) {
           for (int64_t i = 0; i < s.d; ++i) {
             double corr = 0, corrAbs = 0;
             for (int64_t j = 0; j < s.r; ++j) {
-              corr += (double)q[i * s.r + j] * u[j];
-              corrAbs += std::fabs((double)q[i * s.r + j] * u[j]);
+              corr += (double)qT[j * s.d + i] * u[j];
+              corrAbs += std::fabs((double)qT[j * s.d + i] * u[j]);
             }
             double want = hr[i] + corr + (withAdd ? add[row * stride + i] : 0);
             // Errors in t (length d sums) propagate through M and Q with

@@ -245,17 +245,20 @@ respin_rt_status respin_rt_hadamard_quantize_rows(
 /*===----------------------------------------------------------------------===
  * Rank-r residual adapter fused with the residual add (ReSpinQuant):
  *   h[m] <- h[m] + Q (M (Q^T h[m])) + add[m]          (add may be NULL)
- * Q is D x r row-major (Q[i][j] at Q[i * r + j]), M is r x r row-major.
- * Order: t = Q^T h (t_j = sum_i h_i Q[i][j], i ascending), u = M t,
- * h_i' = (h_i + sum_j Q[i][j] u_j) + add_i. Float: variants agree within
- * (D + r) * 2^-23 * (sum of |terms|) (they reorder the inner sums).
+ * Q (D x r, orthonormal columns) is passed TRANSPOSED: q_t is r x D
+ * row-major, q_t[j * D + i] = Q[i][j], so both passes stream contiguous rows
+ * and need no per-element horizontal sums. M is r x r row-major.
+ * Order: t = Q^T h (t_j = sum_i h_i Q[i][j], i ascending), u = M t
+ * (u_a = sum_b M[a][b] t_b, b ascending), h_i' = (h_i + sum_j Q[i][j] u_j)
+ * + add_i (j ascending). Float: variants reorder the sums and use FMA, so
+ * they agree within the bound stated in RuntimeFloatTest.cpp.
  *===----------------------------------------------------------------------===*/
 
 respin_rt_status respin_rt_residual_adapter(float *h, int64_t h_stride,
                                             const float *add,
                                             int64_t add_stride, int64_t rows,
                                             int64_t d, int64_t r,
-                                            const float *q_basis,
+                                            const float *q_t,
                                             const float *m_core);
 
 /*===----------------------------------------------------------------------===

@@ -290,7 +290,8 @@ std::string stringArray(const std::vector<std::string> &values) {
 }
 
 /// A complete, valid tiny llama GGUF (F32 unless `dtype` says otherwise).
-GGUFBuilder tinyModel(const ModelConfig &c, uint32_t dtype = kF32) {
+GGUFBuilder tinyModel(const ModelConfig &c, uint32_t dtype = kF32,
+                      llvm::StringRef tokenizerModel = "llama") {
   GGUFBuilder b;
   std::string p = c.architecture + ".";
   b.kvString("general.architecture", c.architecture)
@@ -302,7 +303,7 @@ GGUFBuilder tinyModel(const ModelConfig &c, uint32_t dtype = kF32) {
       .kvF32(p + "attention.layer_norm_rms_epsilon", 1e-6f)
       .kvF32(p + "rope.freq_base", 500000.0f)
       .kvU32(p + "context_length", 128)
-      .kvString("tokenizer.ggml.model", "llama")
+      .kvString("tokenizer.ggml.model", tokenizerModel)
       .kv("tokenizer.ggml.tokens", 9,
           stringArray({"<unk>", "<s>", "</s>", "a", "b", "ab"}))
       .kv("tokenizer.ggml.scores", 9,
@@ -392,6 +393,63 @@ TEST(GGUF, Qwen2HasBiasesAndHalfSplitRope) {
   RESPIN_ASSERT_OK_AND_ASSIGN(
       bias, ckpt.get(names::layer(1, "self_attn.k_proj.bias")));
   EXPECT_EQ(bias->shape, (std::vector<int64_t>{4}));
+}
+
+TEST(GGUF, ByteLevelTokenizer) {
+  TempDir dir;
+  ModelConfig c = tinyConfig();
+  GGUFBuilder base;
+  std::string p = "llama.";
+  base.kvString("general.architecture", "llama")
+      .kvU32(p + "embedding_length", 8)
+      .kvU32(p + "feed_forward_length", 12)
+      .kvU32(p + "block_count", 2)
+      .kvU32(p + "attention.head_count", 2)
+      .kvU32(p + "attention.head_count_kv", 1)
+      .kvF32(p + "attention.layer_norm_rms_epsilon", 1e-5f)
+      .kvString("tokenizer.ggml.model", "gpt2")
+      .kv("tokenizer.ggml.tokens", 9,
+          stringArray({"a", "b", "ab", "\xc4\xa0", "<|begin|>", "<|end|>"}))
+      .kv("tokenizer.ggml.token_type", 9,
+          Bytes().u32(5).u64(6).i32(1).i32(1).i32(1).i32(1).i32(3).i32(3).text)
+      .kvU32("tokenizer.ggml.bos_token_id", 4)
+      .kvU32("tokenizer.ggml.eos_token_id", 5);
+  int seed = 0;
+  for (const auto &[name, shape] : canonicalShapes(c))
+    base.tensor(ggufName(name), shape, kF32,
+                floatBytes(syntheticValues(product(shape), seed++)));
+  expectError(loadBuilt(dir, base),
+              {"t.gguf", "'tokenizer.ggml.merges' is missing"});
+
+  GGUFBuilder full = base;
+  full.kv("tokenizer.ggml.merges", 9, stringArray({"a b"}))
+      .kvString("tokenizer.ggml.pre", "llama-bpe");
+  RESPIN_ASSERT_OK_AND_ASSIGN(ckpt, loadBuilt(dir, full));
+  ASSERT_TRUE(ckpt.tokenizer.has_value());
+  const TokenizerData &tok = *ckpt.tokenizer;
+  EXPECT_EQ(tok.kind, TokenizerData::Kind::ByteLevelBPE);
+  EXPECT_EQ(tok.merges, std::vector<std::string>{"a b"});
+  EXPECT_EQ(tok.preTokenizer, "llama3");
+  EXPECT_EQ(tok.tokenTypes[4], 3);
+  EXPECT_EQ(tok.bosId, 4);
+  EXPECT_EQ(tok.eosId, 5);
+  EXPECT_FALSE(tok.addBos); // byte-level default
+  EXPECT_TRUE(tok.scores.empty());
+
+  GGUFBuilder withBos = full;
+  withBos.kv("tokenizer.ggml.add_bos_token", 7, Bytes().u8(1).text);
+  RESPIN_ASSERT_OK_AND_ASSIGN(bos, loadBuilt(dir, withBos));
+  EXPECT_TRUE(bos.tokenizer->addBos);
+
+  expectError(loadBuilt(dir, tinyModel(c, kF32, "bert")),
+              {"tokenizer model 'bert'", "not supported"});
+  RESPIN_ASSERT_OK_AND_ASSIGN(none, loadBuilt(dir, tinyModel(c, kF32, "none")));
+  EXPECT_FALSE(none.tokenizer.has_value());
+  GGUFBuilder badTypes = full;
+  badTypes.kv("tokenizer.ggml.scores", 9,
+              Bytes().u32(6).u64(2).f32(0).f32(0).text);
+  expectError(loadBuilt(dir, badTypes),
+              {"'tokenizer.ggml.scores' has 2 entries for 6 tokens"});
 }
 
 TEST(GGUF, AllMetadataValueTypes) {

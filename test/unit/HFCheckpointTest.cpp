@@ -312,6 +312,18 @@ TEST(HFConfig, Llama3RopeScaling) {
   EXPECT_EQ(c.ropeScaling->highFreqFactor, 4.0);
   EXPECT_EQ(c.ropeScaling->originalMaxPositions, 8192);
 
+  // The same config in a directory.
+  TempDir dir;
+  writeModelDir(dir, withRopeScaling(R"({"factor": 8.0, "high_freq_factor": 4.0,
+                    "low_freq_factor": 1.0,
+                    "original_max_position_embeddings": 16,
+                    "rope_type": "llama3"})"),
+                syntheticWeights(tinyLlama()));
+  RESPIN_ASSERT_OK_AND_ASSIGN(ckpt, loadHFCheckpoint(dir.path));
+  ASSERT_TRUE(ckpt.config.ropeScaling.has_value());
+  EXPECT_EQ(ckpt.config.ropeScaling->factor, 8.0);
+  EXPECT_EQ(ckpt.config.ropeScaling->originalMaxPositions, 16);
+
   // The older "type" spelling, and "default" meaning no scaling.
   RESPIN_ASSERT_OK_AND_ASSIGN(
       d, parseHFConfig(withRopeScaling(R"({"type": "default"})"), "d.json"));

@@ -2,8 +2,10 @@
 //
 // Builds H_K from finite-field quadratic characters instead of embedding
 // tables: Paley I (order q + 1, q = 3 mod 4) and Paley II (order 2(q + 1),
-// q = 1 mod 4), over GF(q) for q = p or p^2 / p^3 (GF(25) for K = 52), and
-// H_40 = H_2 (x) H_20. The tests check H H^T = K I for every K.
+// q = 1 mod 4), over GF(q) for q = p or p^2 / p^3 (GF(27) for K = 28, GF(25)
+// for K = 52), and H_40 = H_2 (x) H_20. The tests check H H^T = K I for every
+// K; the choices match the Numerics library's factors (same online and
+// offline matrices).
 //
 //===----------------------------------------------------------------------===//
 
@@ -175,7 +177,7 @@ const std::vector<Factor> &factors() {
     t.push_back({44, paleyI(43, 1)});
     t.push_back({40, kron(Matrix{1, 1, 1, -1}, 2, h20, 20)});
     t.push_back({36, paleyII(17, 1)});
-    t.push_back({28, paleyII(13, 1)});
+    t.push_back({28, paleyI(3, 3)});
     t.push_back({20, h20});
     t.push_back({12, paleyI(11, 1)});
     t.push_back({1, Matrix{1}});

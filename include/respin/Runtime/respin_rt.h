@@ -219,9 +219,11 @@ respin_rt_status respin_rt_linear_f32(const float *w, int64_t w_stride,
  * (float)(1 / sqrt((double)n)). All variants are bit-identical.
  *
  * H_K (entries +-1, row-major) is built, not tabulated: Sylvester for
- * K = 1; Paley I (q = K - 1 a prime power = 3 mod 4) for 12, 20, 44, 60,
- * 108, 140; Paley II (q = K/2 - 1 = 1 mod 4) for 28 (q = 13), 36, 52
- * (q = 25, GF(25)), 76; 40 = H_2 (x) H_20. 156 and 172 are not supported.
+ * K = 1; Paley I (q = K - 1 a prime power = 3 mod 4) for 12, 20, 28
+ * (q = 27, GF(27)), 44, 60, 108, 140; Paley II (q = K/2 - 1 = 1 mod 4) for
+ * 36, 52 (q = 25, GF(25)), 76; 40 = H_2 (x) H_20. These are entry for entry
+ * the factors of the compiler's Numerics library (HadamardFactors.h), which
+ * folds the inverse transforms offline. 156 and 172 are not supported.
  * When several K fit n, the largest is used.
  *===----------------------------------------------------------------------===*/
 

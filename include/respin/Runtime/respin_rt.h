@@ -126,8 +126,9 @@ respin_rt_status respin_rt_quantize_rows(const float *x, int64_t x_stride,
                                          int32_t *zeros);
 
 /* Reference rounding/quantizing of weights with given scales (see above):
- * q[n][k] = clamp(rne(w[n][k] / scales[n * G + k / g]), ...). Provided so
- * the compiler and the tests share one implementation. */
+ * q[n][k] = clamp(rne(w[n][k] / scales[n * G + k / g]), ...); a zero scale
+ * (all-zero channel) gives code 0. Provided so the compiler and the tests
+ * share one implementation. */
 respin_rt_status respin_rt_quantize_weights(const float *w, int64_t w_stride,
                                             int64_t n, int64_t k, int bits,
                                             int64_t group_size,

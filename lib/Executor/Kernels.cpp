@@ -102,6 +102,13 @@ void rotate(const RowMatrix &x, const Weight &rotation, int64_t blocks,
   }
 }
 
+void hadamard(const RowMatrix &x, const FastHadamardTransform &transform,
+              bool transpose, RowMatrix &out) {
+  out = x;
+  transform.applyRows(llvm::MutableArrayRef<float>(out.data(), out.size()),
+                      transpose);
+}
+
 void residualAdapter(const RowMatrix &h, const Weight &basis,
                      const Weight &update, RowMatrix &out) {
   RowMatrix projected = h * basis.matrix();             // Q^T h per row

@@ -72,6 +72,9 @@ llvm::Expected<RowMatrix> Session::forward(llvm::ArrayRef<int32_t> tokens) {
     case OpKind::Rotate:
       rotate(operand(0), *inst.weight, inst.blocks, inst.transpose, out);
       break;
+    case OpKind::Hadamard:
+      hadamard(operand(0), *inst.hadamard, inst.transpose, out);
+      break;
     case OpKind::ResidualAdapter:
       residualAdapter(operand(0), *inst.weight, *inst.bias, out);
       break;

@@ -12,12 +12,12 @@
 #include "respin/Import/ImportModel.h"
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
+#include "respin/Formats/AtomicFile.h"
 #include "respin/Formats/ParameterArchive.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -175,33 +175,6 @@ std::string archivePathFor(llvm::StringRef mlirPath) {
   llvm::SmallString<256> path(mlirPath);
   llvm::sys::path::replace_extension(path, ".safetensors");
   return std::string(path);
-}
-
-llvm::Error writeFileAtomically(llvm::StringRef path, llvm::StringRef text) {
-  llvm::SmallString<256> tempPath;
-  int fd;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          path + ".tmp-%%%%%%", fd, tempPath))
-    return llvm::createStringError(ec, "%s: cannot create a temporary file: %s",
-                                   path.str().c_str(), ec.message().c_str());
-  {
-    llvm::raw_fd_ostream stream(fd, /*shouldClose=*/true);
-    stream << text;
-    stream.close();
-    if (stream.has_error()) {
-      std::error_code ec = stream.error();
-      stream.clear_error();
-      llvm::sys::fs::remove(tempPath);
-      return llvm::createStringError(ec, "%s: write failed: %s",
-                                     path.str().c_str(), ec.message().c_str());
-    }
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tempPath, path)) {
-    llvm::sys::fs::remove(tempPath);
-    return llvm::createStringError(ec, "%s: cannot rename into place: %s",
-                                   path.str().c_str(), ec.message().c_str());
-  }
-  return llvm::Error::success();
 }
 
 llvm::Error writeImportedModel(MLIRContext &context,

@@ -177,6 +177,19 @@ private:
               inst.transpose = rotate.getTranspose();
               return useWeight(op, rotate.getRotation(), inst.weight);
             })
+            .Case([&](tfm::HadamardOp hadamard) -> LogicalResult {
+              auto transform = FastHadamardTransform::create(
+                  hadamard.getBlockSize());
+              if (!transform)
+                return hadamard.emitOpError()
+                       << llvm::toString(transform.takeError());
+              program.hadamards.push_back(std::move(*transform));
+              inst.kind = exec::OpKind::Hadamard;
+              inst.operands = {number(hadamard.getInput())};
+              inst.hadamard = &program.hadamards.back();
+              inst.transpose = hadamard.getTranspose();
+              return success();
+            })
             .Case([&](tfm::TransitionOp transition) -> LogicalResult {
               return lowerTransition(transition, inst);
             })

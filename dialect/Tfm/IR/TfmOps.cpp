@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
+#include "respin/Numerics/Hadamard.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -181,6 +182,9 @@ LogicalResult RotateOp::verify() {
 }
 
 LogicalResult HadamardOp::verify() {
+  if (!respin::isSupportedHadamardSize(getBlockSize()))
+    return emitOpError() << llvm::toString(
+               respin::getHadamardSplit(getBlockSize()).takeError());
   int64_t width = cols(getInput());
   if (!ShapedType::isDynamic(width) && width % getBlockSize() != 0)
     return emitOpError() << "block_size " << getBlockSize()

@@ -61,6 +61,10 @@ Type mlir::tfm::elementTypeFor(MLIRContext *context, respin::DType dtype) {
 }
 
 FailureOr<const respin::TensorView *> mlir::tfm::lookupParameter(ParamOp param) {
+  // Archives are mapped on first use (addArchive skips those already there).
+  if (auto module = param->getParentOfType<ModuleOp>())
+    if (failed(loadParameters(module)))
+      return failure();
   const respin::TensorView *tensor =
       getParameterSet(param.getContext()).lookup(param.getName());
   if (!tensor)

@@ -38,6 +38,10 @@ void attention(const RowMatrix &query, const float *keys, const float *values,
 void rotate(const RowMatrix &x, const Weight &rotation, int64_t blocks,
             bool transpose, RowMatrix &out);
 
+/// out.row(i) = (I kron H_n) x.row(i) (H_n^T with `transpose`).
+void hadamard(const RowMatrix &x, const FastHadamardTransform &transform,
+              bool transpose, RowMatrix &out);
+
 /// out = h + Q (M (Q^T h)) row by row.
 void residualAdapter(const RowMatrix &h, const Weight &basis,
                      const Weight &update, RowMatrix &out);

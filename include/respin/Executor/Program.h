@@ -14,6 +14,8 @@
 #ifndef RESPIN_EXECUTOR_PROGRAM_H
 #define RESPIN_EXECUTOR_PROGRAM_H
 
+#include "respin/Numerics/FastHadamard.h"
+
 #include <Eigen/Core>
 
 #include <array>
@@ -24,6 +26,8 @@
 #include <vector>
 
 namespace respin::exec {
+
+using respin::FastHadamardTransform;
 
 using RowMatrix =
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -53,6 +57,7 @@ enum class OpKind {
   SiluMul,
   Add,
   Rotate,          ///< x <- (I_blocks kron R) x, or its transpose
+  Hadamard,        ///< x <- (I kron H_n) x, or its transpose
   ResidualAdapter, ///< h <- h + Q (M (Q^T h)); weight = Q, bias = M
 };
 
@@ -82,7 +87,8 @@ struct Instruction {
   const Weight *weight = nullptr; ///< embedding table, norm gain, linear W
   const Weight *bias = nullptr;   ///< linear bias; adapter update M
   int64_t blocks = 1;             ///< rotate: block-diagonal repetitions
-  bool transpose = false;         ///< rotate: apply R^T
+  bool transpose = false;         ///< rotate, hadamard: apply the transpose
+  const FastHadamardTransform *hadamard = nullptr; ///< hadamard: H_n
   float epsilon = 0.0f;
   RopeParams rope;
   AttentionParams attention;
@@ -99,6 +105,7 @@ struct Program {
   int64_t numCacheSlots = 0;
   std::vector<Instruction> instructions;
   std::deque<Weight> weights; ///< stable addresses
+  std::deque<FastHadamardTransform> hadamards; ///< stable addresses
 
   /// Computes inverse RoPE frequencies, with optional Llama-3 scaling
   /// (factor, low_freq_factor, high_freq_factor, original max positions).

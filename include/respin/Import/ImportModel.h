@@ -34,9 +34,6 @@ llvm::Error writeImportedModel(mlir::MLIRContext &context,
                                const Checkpoint &checkpoint,
                                llvm::StringRef mlirPath);
 
-/// Writes `text` to `path` through a temporary file and a rename.
-llvm::Error writeFileAtomically(llvm::StringRef path, llvm::StringRef text);
-
 } // namespace respin
 
 #endif // RESPIN_IMPORT_IMPORTMODEL_H

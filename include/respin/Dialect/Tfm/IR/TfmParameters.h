@@ -30,7 +30,8 @@ void setArchivePaths(ModuleOp module, ArrayRef<std::string> paths);
 /// emitted on the module.
 LogicalResult loadParameters(ModuleOp module);
 
-/// The tensor behind `param`; emits an error on `param` when it is missing or
+/// The tensor behind `param` (mapping the module's archives first if
+/// needed); emits an error on `param` when it is missing or
 /// its shape or element type differ from the IR.
 FailureOr<const respin::TensorView *> lookupParameter(ParamOp param);
 

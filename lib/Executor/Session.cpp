@@ -47,6 +47,8 @@ llvm::Expected<RowMatrix> Session::forward(llvm::ArrayRef<int32_t> tokens) {
       rmsNorm(operand(0), inst.weight, inst.epsilon, out);
       break;
     case OpKind::Linear:
+      if (linearInputObserver)
+        linearInputObserver(inst, operand(0));
       linear(operand(0), *inst.weight, inst.bias, out);
       break;
     case OpKind::Rope:

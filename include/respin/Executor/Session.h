@@ -16,11 +16,22 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
+
 namespace respin::exec {
 
 class Session {
 public:
+  /// Sees the input of every linear as it is computed (calibration,
+  /// activation statistics): the instruction and its input rows.
+  using LinearInputObserver =
+      std::function<void(const Instruction &, const RowMatrix &)>;
+
   explicit Session(const Program &program);
+
+  void setLinearInputObserver(LinearInputObserver observer) {
+    linearInputObserver = std::move(observer);
+  }
 
   /// Logits [tokens.size(), vocab] of `tokens` placed at positions
   /// cachedLength() ... Fails on token ids outside the vocabulary.
@@ -37,6 +48,7 @@ private:
     std::vector<float> values; ///< [cacheLength, kvWidth]
   };
   const Program &program;
+  LinearInputObserver linearInputObserver;
   std::vector<KVCache> caches;
   int64_t cacheLength = 0;
 };

@@ -2,14 +2,17 @@
 //
 //   respin-run ppl --model m.mlir --text eval.txt --ctx 512
 //   respin-run generate --model m.mlir --prompt "Once" --max-tokens 64
+//   respin-run stats --model m.mlir --text calib.txt --windows 8
 //
 //===----------------------------------------------------------------------===//
 
+#include "respin/Interpreter/ActivationStats.h"
 #include "respin/Interpreter/Evaluation.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/WithColor.h"
@@ -26,16 +29,25 @@ static cl::SubCommand generateCommand(
     "generate", "Continue a prompt with KV-cache decoding (greedy at "
                 "--temperature 0, otherwise seeded sampling)");
 
+static cl::SubCommand statsCommand(
+    "stats", "Kurtosis and max/RMS of the input of every linear (how heavy "
+             "the outliers are that quantization must cope with)");
+
 static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
                                       cl::value_desc("m.mlir"), cl::Required,
                                       cl::sub(pplCommand),
-                                      cl::sub(generateCommand));
-static cl::opt<std::string> textPath("text", cl::desc("Evaluation text"),
+                                      cl::sub(generateCommand),
+                                      cl::sub(statsCommand));
+static cl::opt<std::string> textPath("text", cl::desc("Text to run"),
                                      cl::value_desc("file"), cl::Required,
-                                     cl::sub(pplCommand));
+                                     cl::sub(pplCommand),
+                                     cl::sub(statsCommand));
 static cl::opt<int64_t> contextLength(
     "ctx", cl::desc("Window length in tokens (default 512)"), cl::init(512),
-    cl::sub(pplCommand));
+    cl::sub(pplCommand), cl::sub(statsCommand));
+static cl::opt<int64_t> statsWindows(
+    "windows", cl::desc("Windows to run (default 8)"), cl::init(8),
+    cl::sub(statsCommand));
 static cl::opt<int64_t> maxWindows(
     "max-windows", cl::desc("Score only the first N windows (0: all)"),
     cl::init(0), cl::sub(pplCommand));
@@ -43,8 +55,8 @@ static cl::opt<unsigned> threads(
     "threads", cl::desc("Worker threads (0: one per hardware thread)"),
     cl::init(0), cl::sub(pplCommand));
 static cl::opt<bool> jsonOutput(
-    "json", cl::desc("Print the result as one JSON object"), cl::init(false),
-    cl::sub(pplCommand));
+    "json", cl::desc("Print the result as JSON"), cl::init(false),
+    cl::sub(pplCommand), cl::sub(statsCommand));
 
 static cl::opt<std::string> prompt("prompt", cl::desc("Prompt text"),
                                    cl::init(""), cl::sub(generateCommand));
@@ -161,6 +173,43 @@ static int runGenerate() {
   return 0;
 }
 
+static int runStats() {
+  if (contextLength < 2 || statsWindows < 1)
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--ctx must be at least 2 and --windows at least 1"));
+  auto model = loadModel();
+  if (!model)
+    return fail(model.takeError());
+  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!text)
+    return fail(llvm::createStringError(text.getError(), "%s: %s",
+                                        textPath.c_str(),
+                                        text.getError().message().c_str()));
+  auto stats = respin::measureLinearInputs(**model, (*text)->getBuffer(),
+                                           contextLength, statsWindows);
+  if (!stats)
+    return fail(stats.takeError());
+  if (jsonOutput) {
+    llvm::json::Array rows;
+    for (const respin::LinearInputStats &s : *stats)
+      rows.push_back(llvm::json::Object{{"readers", s.readers},
+                                        {"width", s.width},
+                                        {"values", s.count},
+                                        {"kurtosis", s.kurtosis},
+                                        {"max_over_rms", s.maxOverRms}});
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(rows)))
+                 << "\n";
+    return 0;
+  }
+  llvm::outs() << llvm::formatv("{0,10} {1,10}  {2}\n", "kurtosis",
+                                "max/rms", "input of");
+  for (const respin::LinearInputStats &s : *stats)
+    llvm::outs() << llvm::formatv("{0,10:F2} {1,10:F2}  {2}\n", s.kurtosis,
+                                  s.maxOverRms, s.readers);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(
@@ -170,7 +219,9 @@ int main(int argc, char **argv) {
     return runPerplexity();
   if (generateCommand)
     return runGenerate();
-  llvm::errs() << "respin-run: give a subcommand: ppl or generate (see "
+  if (statsCommand)
+    return runStats();
+  llvm::errs() << "respin-run: give a subcommand: ppl, generate or stats (see "
                   "--help)\n";
   return 1;
 }

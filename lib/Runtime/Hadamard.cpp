@@ -26,11 +26,7 @@ namespace {
 
 respin_rt_status factorOrFail(int64_t n, int64_t &k, int64_t &pow2) {
   if (!hadamardFactor(n, k, pow2))
-    return fail(RESPIN_RT_ERR_UNSUPPORTED,
-                "Hadamard size %" PRId64
-                " is not K * 2^p for a supported K (supported K: %s; 156 and "
-                "172 need Williamson constructions not implemented)",
-                n, hadamardSizes());
+    return fail(RESPIN_RT_ERR_UNSUPPORTED, "%s", unsupportedSizeMessage(n));
   return RESPIN_RT_OK;
 }
 
@@ -67,8 +63,9 @@ respin_rt_status respin_rt_hadamard_matrix(int64_t k_factor, int8_t *out) {
   const int8_t *h = hadamardMatrix(k_factor);
   if (!h)
     return fail(RESPIN_RT_ERR_UNSUPPORTED,
-                "no Hadamard factor of order %" PRId64 " (supported K: %s)",
-                k_factor, hadamardSizes());
+                "no Hadamard factor of order %" PRId64
+                ": supported orders are K in %s",
+                k_factor, supportedFactorList());
   if (!out)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT, "hadamard_matrix: null out");
   std::memcpy(out, h, (size_t)(k_factor * k_factor));

@@ -1,7 +1,9 @@
 //===- HadamardMatrix.h - K x K Hadamard factors ------------------*- C++ -*-===//
 //
 // The +-1 matrices H_K used as the non-power-of-two factor of the online
-// Hadamard transform, built once on first use.
+// Hadamard transform: those of the shared table in
+// respin/Numerics/HadamardFactors.h (RespinHadamardFactors), built once on
+// first use, split by its rule (largest K).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +20,10 @@ const int8_t *hadamardMatrix(int64_t k);
 bool hadamardFactor(int64_t n, int64_t &k, int64_t &pow2);
 /// "1,12,20,..." (ascending).
 const char *hadamardSizes();
+/// The shared diagnostic for an unsupported size n (thread-local storage).
+const char *unsupportedSizeMessage(int64_t n);
+/// The supported orders as "{1, 12, ..., 172}".
+const char *supportedFactorList();
 
 } // namespace respin::rt
 

@@ -219,12 +219,12 @@ respin_rt_status respin_rt_linear_f32(const float *w, int64_t w_stride,
  * left to right from j = 0), then every element multiplied by
  * (float)(1 / sqrt((double)n)). All variants are bit-identical.
  *
- * H_K (entries +-1, row-major) is built, not tabulated: Sylvester for
- * K = 1; Paley I (q = K - 1 a prime power = 3 mod 4) for 12, 20, 28
- * (q = 27, GF(27)), 44, 60, 108, 140; Paley II (q = K/2 - 1 = 1 mod 4) for
- * 36, 52 (q = 25, GF(25)), 76; 40 = H_2 (x) H_20. These are entry for entry
- * the factors of the compiler's Numerics library (HadamardFactors.h), which
- * folds the inverse transforms offline. 156 and 172 are not supported.
+ * H_K (entries +-1, row-major) is the factor of the project's single table
+ * (respin/Numerics/HadamardFactors.h, library RespinHadamardFactors, which
+ * the runtime links): Sylvester for K = 1; Paley I for 12, 20, 28 (GF(27)),
+ * 44, 60, 108, 140; Paley II for 36, 52 (GF(25)), 76; doubling of H_20 for
+ * 40; Williamson for 156 and 172 (so 11008 = 172 * 64 works). The compiler
+ * folds the inverse transforms offline with these very matrices.
  * When several K fit n, the largest is used.
  *===----------------------------------------------------------------------===*/
 

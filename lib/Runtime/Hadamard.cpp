@@ -34,10 +34,11 @@ void transformRows(float *x, int64_t stride, int64_t rows, int64_t n,
                    int64_t k, int64_t pow2) {
   HadamardRowFn fn = activeKernels().hadamardRow;
   const int8_t *hK = hadamardMatrix(k);
+  const float *signsT = hadamardSignsTransposed(k);
   parallelFor(rows, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(k > 1 ? n : 1);
     for (int64_t r = begin; r < end; ++r)
-      fn(x + r * stride, k, pow2, hK, scratch.data());
+      fn(x + r * stride, k, pow2, hK, signsT, scratch.data());
   });
 }
 

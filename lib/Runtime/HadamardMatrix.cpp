@@ -13,6 +13,7 @@
 #include "respin/Numerics/HadamardFactors.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace respin::rt {
@@ -21,14 +22,21 @@ namespace {
 struct Factor {
   int64_t k;
   std::vector<int8_t> h;
+  std::vector<float> signsT; // signsT[j * k + a] = h[a * k + j]
 };
 
 /// Every factor of the shared table, materialized on first use (ascending).
 const std::vector<Factor> &factors() {
   static const std::vector<Factor> table = [] {
     std::vector<Factor> t;
-    for (const HadamardFactorInfo &info : hadamardFactorTable())
-      t.push_back({info.order, respin::hadamardFactor(info.order)});
+    for (const HadamardFactorInfo &info : hadamardFactorTable()) {
+      Factor f{info.order, respin::hadamardFactor(info.order), {}};
+      f.signsT.resize(f.h.size());
+      for (int64_t a = 0; a < f.k && (int64_t)f.h.size() == f.k * f.k; ++a)
+        for (int64_t j = 0; j < f.k; ++j)
+          f.signsT[j * f.k + a] = (float)f.h[a * f.k + j];
+      t.push_back(std::move(f));
+    }
     return t;
   }();
   return table;
@@ -40,6 +48,13 @@ const int8_t *hadamardMatrix(int64_t k) {
   for (const Factor &f : factors())
     if (f.k == k && (int64_t)f.h.size() == k * k)
       return f.h.data();
+  return nullptr;
+}
+
+const float *hadamardSignsTransposed(int64_t k) {
+  for (const Factor &f : factors())
+    if (f.k == k && (int64_t)f.h.size() == k * k)
+      return f.signsT.data();
   return nullptr;
 }
 

@@ -16,6 +16,8 @@ namespace respin::rt {
 
 /// Row-major K x K matrix for a supported K, else null.
 const int8_t *hadamardMatrix(int64_t k);
+/// The same matrix as floats, transposed: signsT[j * K + a] = H[a][j].
+const float *hadamardSignsTransposed(int64_t k);
 /// n = k * pow2 with the largest supported k; false when none fits.
 bool hadamardFactor(int64_t n, int64_t &k, int64_t &pow2);
 /// "1,12,20,..." (ascending).

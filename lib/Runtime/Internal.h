@@ -162,9 +162,12 @@ using QuantizeRowFn = void (*)(const float *x, int64_t cols, int bits,
                                bool symmetric, float clip, int64_t groupSize,
                                uint8_t *q, float *scales, int32_t *zeros);
 
-/// In-place Hadamard of one row, with the K x K factor given.
+/// In-place Hadamard of one row, with the K x K factor given as +-1 bytes
+/// (hK[a * K + j]) and as +-1.0f transposed (signsT[j * K + a] = hK[a][j]);
+/// scratch holds K * pow2 floats.
 using HadamardRowFn = void (*)(float *x, int64_t kFactor, int64_t pow2,
-                               const int8_t *hK, float *scratch);
+                               const int8_t *hK, const float *signsT,
+                               float *scratch);
 
 /// One rank-r adapter row: h += Q (M (Q^T h)) + add, Q given as Q^T (r x d).
 using AdapterRowFn = void (*)(float *h, const float *add, int64_t d,

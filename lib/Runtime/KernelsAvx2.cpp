@@ -287,9 +287,66 @@ int64_t smallStages(float *x, int64_t len) {
   return 8;
 }
 
+/// Outputs a0 .. a0+3 of the H_K mixing for columns b0 .. b0+8V-1:
+/// acc = s_a0 * x_0 (exact), then acc = fma(s_aj, x_j, acc) for j = 1, 2, ...
+/// With s = +-1 the product is exact, so each FMA rounds exactly like the
+/// reference's acc + x_j or acc - x_j. out[a][c], row stride 8V.
+template <int V>
+inline void mixTile(const float *x, int64_t pow2, int64_t kFactor,
+                    const float *signsT, int64_t a0, int64_t b0, float *out) {
+  constexpr int A = 4;
+  __m256 acc[A][V];
+  const float *s = signsT + a0;
+  for (int v = 0; v < V; ++v) {
+    __m256 xv = _mm256_loadu_ps(x + b0 + 8 * v);
+    for (int i = 0; i < A; ++i)
+      acc[i][v] = _mm256_mul_ps(_mm256_set1_ps(s[i]), xv);
+  }
+  for (int64_t j = 1; j < kFactor; ++j) {
+    const float *xj = x + j * pow2 + b0;
+    const float *sj = s + j * kFactor;
+    __m256 xv[V];
+    for (int v = 0; v < V; ++v)
+      xv[v] = _mm256_loadu_ps(xj + 8 * v);
+    for (int i = 0; i < A; ++i) {
+      __m256 si = _mm256_broadcast_ss(sj + i);
+      for (int v = 0; v < V; ++v)
+        acc[i][v] = _mm256_fmadd_ps(si, xv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < A; ++i)
+    for (int v = 0; v < V; ++v)
+      _mm256_storeu_ps(out + (a0 + i) * (8 * V) + 8 * v, acc[i][v]);
+}
+
+/// The H_K step by blocks of 8V columns through scratch (K x 8V floats).
+template <int V>
+void mixColumns(float *x, int64_t kFactor, int64_t pow2, const float *signsT,
+                float *scratch, float norm) {
+  const __m256 nv = _mm256_set1_ps(norm);
+  for (int64_t b0 = 0; b0 < pow2; b0 += 8 * V) {
+    for (int64_t a0 = 0; a0 < kFactor; a0 += 4)
+      mixTile<V>(x, pow2, kFactor, signsT, a0, b0, scratch);
+    for (int64_t a = 0; a < kFactor; ++a)
+      for (int v = 0; v < V; ++v)
+        _mm256_storeu_ps(
+            x + a * pow2 + b0 + 8 * v,
+            _mm256_mul_ps(_mm256_loadu_ps(scratch + a * 8 * V + 8 * v), nv));
+  }
+}
+
 void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
-                 float *scratch) {
-  hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages);
+                 const float *signsT, float *scratch) {
+  hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages,
+                  [&](float *xr, int64_t k, int64_t p, float norm) {
+                    if (k % 4 != 0 || p < 8)
+                      return false;
+                    if (p >= 16)
+                      mixColumns<2>(xr, k, p, signsT, scratch, norm);
+                    else
+                      mixColumns<1>(xr, k, p, signsT, scratch, norm);
+                    return true;
+                  });
 }
 
 //===----------------------------------------------------------------------===//

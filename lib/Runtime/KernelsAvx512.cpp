@@ -343,9 +343,69 @@ int64_t smallStages(float *x, int64_t len) {
   return 16;
 }
 
+/// Outputs a0 .. a0+A-1 of the H_K mixing for columns b0 .. b0+16V-1:
+/// acc = s_a0 * x_0 (exact), then acc = fma(s_aj, x_j, acc) for j = 1, 2, ...
+/// With s = +-1 the product is exact, so each FMA rounds exactly like the
+/// reference's acc + x_j or acc - x_j. out[a][c], row stride 16V.
+template <int A, int V>
+inline void mixTile(const float *x, int64_t pow2, int64_t kFactor,
+                    const float *signsT, int64_t a0, int64_t b0, float *out) {
+  __m512 acc[A][V];
+  const float *s = signsT + a0;
+  for (int v = 0; v < V; ++v) {
+    __m512 xv = _mm512_loadu_ps(x + b0 + 16 * v);
+    for (int i = 0; i < A; ++i)
+      acc[i][v] = _mm512_mul_ps(_mm512_set1_ps(s[i]), xv);
+  }
+  for (int64_t j = 1; j < kFactor; ++j) {
+    const float *xj = x + j * pow2 + b0;
+    const float *sj = s + j * kFactor;
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v)
+      xv[v] = _mm512_loadu_ps(xj + 16 * v);
+    for (int i = 0; i < A; ++i) {
+      __m512 si = _mm512_set1_ps(sj[i]);
+      for (int v = 0; v < V; ++v)
+        acc[i][v] = _mm512_fmadd_ps(si, xv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < A; ++i)
+    for (int v = 0; v < V; ++v)
+      _mm512_storeu_ps(out + (a0 + i) * (16 * V) + 16 * v, acc[i][v]);
+}
+
+/// The H_K step by blocks of 16V columns: all K outputs of a block go to
+/// scratch (K x 16V floats, L1-sized), then back to x scaled by norm.
+template <int V>
+void mixColumns(float *x, int64_t kFactor, int64_t pow2, const float *signsT,
+                float *scratch, float norm) {
+  const __m512 nv = _mm512_set1_ps(norm);
+  for (int64_t b0 = 0; b0 < pow2; b0 += 16 * V) {
+    int64_t a0 = 0;
+    for (; a0 + 8 <= kFactor; a0 += 8)
+      mixTile<8, V>(x, pow2, kFactor, signsT, a0, b0, scratch);
+    for (; a0 < kFactor; a0 += 4)
+      mixTile<4, V>(x, pow2, kFactor, signsT, a0, b0, scratch);
+    for (int64_t a = 0; a < kFactor; ++a)
+      for (int v = 0; v < V; ++v)
+        _mm512_storeu_ps(
+            x + a * pow2 + b0 + 16 * v,
+            _mm512_mul_ps(_mm512_loadu_ps(scratch + a * 16 * V + 16 * v), nv));
+  }
+}
+
 void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
-                 float *scratch) {
-  hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages);
+                 const float *signsT, float *scratch) {
+  hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages,
+                  [&](float *xr, int64_t k, int64_t p, float norm) {
+                    if (k % 4 != 0 || p < 16)
+                      return false;
+                    if (p >= 32)
+                      mixColumns<2>(xr, k, p, signsT, scratch, norm);
+                    else
+                      mixColumns<1>(xr, k, p, signsT, scratch, norm);
+                    return true;
+                  });
 }
 
 //===----------------------------------------------------------------------===//

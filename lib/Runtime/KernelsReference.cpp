@@ -76,9 +76,11 @@ void quantizeRowRef(const float *x, int64_t cols, int bits, bool symmetric,
 }
 
 void hadamardRowRef(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
-                    float *scratch) {
-  hadamardRowImpl(x, kFactor, pow2, hK, scratch,
-                  [](float *, int64_t) -> int64_t { return 1; });
+                    const float *, float *scratch) {
+  hadamardRowImpl(
+      x, kFactor, pow2, hK, scratch,
+      [](float *, int64_t) -> int64_t { return 1; },
+      [](float *, int64_t, int64_t, float) { return false; });
 }
 
 void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,

@@ -168,12 +168,18 @@ TEST(RuntimeHadamard, MatchesDenseProduct) {
 TEST(RuntimeHadamard, VariantsBitIdenticalAndThreadsToo) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  // Covers the scalar H_K mixing (2^p below the vector width) and the
+  // vector one with one and with several column blocks.
   for (int64_t n : {1, 4, 8, 32, 12, 48, 128, 4096, 14336, 13824, 5120, 156,
-                    156 * 8, 172 * 2, 11008}) {
+                    156 * 8, 172 * 2, 12 * 16, 20 * 32, 172 * 16, 11008}) {
     int64_t rows = 3, stride = n + 1; // odd stride: misaligned later rows
     std::vector<float> x(rows * stride);
     for (float &v : x)
       v = normal(rng) * (rng() % 7 == 0 ? 1e6f : 1.0f);
+    // Signed zeros (the first product must keep -0) and an all-zero row.
+    for (int64_t i = 0; i < n; i += 3)
+      x[i] = (i / 3) % 2 ? 0.0f : -0.0f;
+    std::fill(x.begin() + stride, x.begin() + stride + n, -0.0f);
     respin_rt_force_isa(RESPIN_RT_ISA_REFERENCE);
     std::vector<float> want = x;
     ASSERT_EQ(respin_rt_hadamard_rows(want.data(), stride, rows, n),

@@ -294,6 +294,10 @@ void registerAll() {
                 "/M:" + std::to_string(m),
             [=](benchmark::State &s) { runQLinear(s, bits, n, k, m); });
       }
+  // LLaMA-2-7B's down_proj: its input is rotated by the 11008 = 172 * 64
+  // online Hadamard, so the Hadamard 11008 ratio is taken against it.
+  reg("QLinear/int4/4096x11008/M:1",
+      [](benchmark::State &s) { runQLinear(s, 4, 4096, 11008, 1); });
   for (auto [n, k] : shapes)
     for (int64_t m : {1, 128, 512})
       reg("LinearF32/" + shapeName(n, k) + "/M:" + std::to_string(m),
@@ -332,6 +336,7 @@ void printSummary(const Reporter &r) {
   for (const char *name : {"QLinear/int4/4096x4096/M:1/real_time",
                            "QLinear/int4/14336x4096/M:1/real_time",
                            "QLinear/int4/4096x14336/M:1/real_time",
+                           "QLinear/int4/4096x11008/M:1/real_time",
                            "QLinear/int3/14336x4096/M:1/real_time"})
     if (have(r.gbs, name))
       std::printf("GEMV %-40s %6.1f GB/s = %5.2f x copy BW (target >= 0.80)\n",
@@ -351,6 +356,13 @@ void printSummary(const Reporter &r) {
                 "(target <= 0.10)\n",
                 r.micros.at(had), r.micros.at(gemv),
                 r.micros.at(had) / r.micros.at(gemv));
+  std::string had11 = "Hadamard/11008/real_time",
+              gemv11 = "QLinear/int4/4096x11008/M:1/real_time";
+  if (have(r.micros, had11) && have(r.micros, gemv11))
+    std::printf("Hadamard 11008 (K=172) / GEMV 4096x11008: %.1f us / %.1f us "
+                "= %.3f (target <= 0.10)\n",
+                r.micros.at(had11), r.micros.at(gemv11),
+                r.micros.at(had11) / r.micros.at(gemv11));
   std::string ad = "Adapter/4096/r:32/real_time",
               gemv4 = "QLinear/int4/4096x4096/M:1/real_time";
   for (std::string a : {ad, std::string("Adapter/4096/r:32/cold/real_time")})

@@ -108,7 +108,7 @@ llvm::Error HeaderParser::parseTensor(const std::string &name,
   std::optional<DType> dtype = parseDTypeName(dtypeText);
   if (!dtype)
     return tensorError(name, "unsupported dtype " + dtypeText +
-                                 " (only F32, F16, BF16 are supported)");
+                                 " (supported: F32, F16, BF16, F64, I8)");
 
   auto shape = parseShape(name, entry["shape"]);
   if (!shape)

@@ -24,6 +24,8 @@ size_t respin::dtypeSize(DType dtype) {
     return 2;
   case DType::F64:
     return 8;
+  case DType::I8:
+    return 1;
   }
   return 0;
 }
@@ -38,6 +40,8 @@ llvm::StringRef respin::dtypeName(DType dtype) {
     return "BF16";
   case DType::F64:
     return "F64";
+  case DType::I8:
+    return "I8";
   }
   return "?";
 }
@@ -51,6 +55,8 @@ std::optional<DType> respin::parseDTypeName(llvm::StringRef name) {
     return DType::BF16;
   if (name == "F64")
     return DType::F64;
+  if (name == "I8")
+    return DType::I8;
   return std::nullopt;
 }
 
@@ -99,6 +105,8 @@ int64_t TensorView::numElements() const {
 /// Reads element `index` as double (exact for every dtype). memcpy because
 /// mapped data need not be aligned for the element type.
 static double loadElementExact(const TensorView &tensor, size_t index) {
+  if (tensor.dtype == DType::I8)
+    return double(int8_t(tensor.data[index]));
   if (tensor.dtype == DType::F64) {
     double value;
     std::memcpy(&value, tensor.data + index * 8, 8);
@@ -118,6 +126,7 @@ static double loadElementExact(const TensorView &tensor, size_t index) {
 static float loadElement(const TensorView &tensor, size_t index) {
   switch (tensor.dtype) {
   case DType::F64:
+  case DType::I8:
     return float(loadElementExact(tensor, index));
   case DType::F32: {
     float value;

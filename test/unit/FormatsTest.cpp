@@ -25,9 +25,11 @@ TEST(Tensor, DTypeNamesAndSizes) {
   EXPECT_EQ(dtypeSize(DType::F32), 4u);
   EXPECT_EQ(dtypeSize(DType::F16), 2u);
   EXPECT_EQ(dtypeSize(DType::BF16), 2u);
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+  EXPECT_EQ(dtypeSize(DType::I8), 1u);
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::F64,
+                      DType::I8})
     EXPECT_EQ(parseDTypeName(dtypeName(dtype)), dtype);
-  EXPECT_EQ(parseDTypeName("I8"), std::nullopt);
+  EXPECT_EQ(parseDTypeName("I16"), std::nullopt);
   EXPECT_EQ(parseDTypeName("f32"), std::nullopt);
   EXPECT_EQ(formatShape({3, 4, 5}), "[3, 4, 5]");
   EXPECT_EQ(formatShape({}), "[]");
@@ -311,15 +313,46 @@ TEST(SafetensorsMalformed, BadJsonAndUtf8) {
   expectError(openRaw(dir, "", ""), {"bad.safetensors", "not valid JSON"});
 }
 
+// Quantized weight codes (issue 4) are stored as I8; an odd byte count
+// must not disturb the tensors written after it.
+TEST(Safetensors, Int8CodesRoundTrip) {
+  TempDir dir;
+  std::vector<int8_t> codes = {-8, 7, 0, -1, 127, -128, 3};
+  std::vector<float> after = {0.25f, -4.0f};
+  SafetensorsWriter writer;
+  writer.addTensor("q.codes", DType::I8, {7},
+                   llvm::ArrayRef<uint8_t>(
+                       reinterpret_cast<const uint8_t *>(codes.data()), 7));
+  writer.addTensor("q.scales", DType::F32, {2}, toBytes(floatBytes(after)));
+  std::string path = dir.file("q.safetensors");
+  ASSERT_FALSE(errorText(writer.write(path)).size());
+  RESPIN_ASSERT_OK_AND_ASSIGN(file, SafetensorsFile::open(path));
+  const TensorView *q = file->lookup("q.codes");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->dtype, DType::I8);
+  EXPECT_EQ(q->numBytes, 7u);
+  EXPECT_EQ(q->toFloat64(),
+            (std::vector<double>{-8, 7, 0, -1, 127, -128, 3}));
+  EXPECT_FALSE(q->firstNonFinite().has_value());
+  ASSERT_NE(file->lookup("q.scales"), nullptr);
+  EXPECT_EQ(file->lookup("q.scales")->toFloat32(), after);
+  // A declared I8 shape that disagrees with the byte range is refused.
+  expectError(openRaw(dir,
+                      R"({"t": {"dtype": "I8", "shape": [4], )"
+                      R"("data_offsets": [0, 5]}})",
+                      std::string(5, '\0')),
+              {"bad.safetensors", "tensor 't'"});
+}
+
 TEST(SafetensorsMalformed, EntryFields) {
   TempDir dir;
   std::string data(16, '\0');
   expectError(
       openRaw(
           dir,
-          R"({"t": {"dtype": "I8", "shape": [16], "data_offsets": [0, 16]}})",
+          R"({"t": {"dtype": "I16", "shape": [8], "data_offsets": [0, 16]}})",
           data),
-      {"bad.safetensors", "tensor 't'", "unsupported dtype I8"});
+      {"bad.safetensors", "tensor 't'", "unsupported dtype I16"});
   expectError(
       openRaw(dir, R"({"t": {"shape": [4], "data_offsets": [0, 16]}})", data),
       {"tensor 't'", "missing field 'dtype'"});

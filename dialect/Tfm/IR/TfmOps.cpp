@@ -61,10 +61,12 @@ LogicalResult ParamOp::verify() {
   if (getName().empty())
     return emitOpError() << "needs a non-empty parameter name";
   Type element = getType().getElementType();
+  // i8: integer codes of quantized weights (tfm.dequantize).
   if (!element.isF32() && !element.isF16() && !element.isBF16() &&
-      !element.isF64())
+      !element.isF64() && !element.isSignlessInteger(8))
     return emitOpError() << "parameter '" << getName()
-                         << "' must have f64, f32, f16 or bf16 elements, got "
+                         << "' must have f64, f32, f16, bf16 or i8 elements, "
+                            "got "
                          << element;
   return success();
 }

@@ -56,6 +56,8 @@ Type mlir::tfm::elementTypeFor(MLIRContext *context, respin::DType dtype) {
     return builder.getBF16Type();
   case respin::DType::F64:
     return builder.getF64Type();
+  case respin::DType::I8:
+    return builder.getIntegerType(8);
   }
   return builder.getF32Type();
 }

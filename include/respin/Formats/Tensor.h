@@ -21,12 +21,13 @@
 namespace respin {
 
 /// Element types that weight files may hold and that respin can compute with.
-/// F64 holds rotations and other matrices that passes build in double.
-enum class DType { F32, F16, BF16, F64 };
+/// F64 holds rotations and other matrices that passes build in double; I8
+/// holds the integer codes of quantized weights.
+enum class DType { F32, F16, BF16, F64, I8 };
 
 /// Bytes per element of `dtype`.
 size_t dtypeSize(DType dtype);
-/// Safetensors spelling: "F32", "F16", "BF16", "F64".
+/// Safetensors spelling: "F32", "F16", "BF16", "F64", "I8".
 llvm::StringRef dtypeName(DType dtype);
 /// Parses a safetensors dtype name; std::nullopt when unknown.
 std::optional<DType> parseDTypeName(llvm::StringRef name);

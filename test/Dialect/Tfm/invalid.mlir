@@ -42,7 +42,7 @@ func.func @param_empty_name() -> tensor<16xf32> {
 // -----
 
 func.func @param_int_elements() -> tensor<16x16xi32> {
-  // expected-error @+1 {{'tfm.param' op parameter 'model.norm.weight' must have f64, f32, f16 or bf16 elements, got 'i32'}}
+  // expected-error @+1 {{'tfm.param' op parameter 'model.norm.weight' must have f64, f32, f16, bf16 or i8 elements, got 'i32'}}
   %w = tfm.param "model.norm.weight" : tensor<16x16xi32>
   return %w : tensor<16x16xi32>
 }

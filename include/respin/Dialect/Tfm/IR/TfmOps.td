@@ -305,4 +305,89 @@ def Tfm_ResidualAdapterOp : Tfm_Op<"residual_adapter", [Pure, AllTypesMatch<["in
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Quantization
+//
+// The integer semantics are those of the runtime (respin_rt.h, "Quantization
+// semantics"): rne() is IEEE round-half-to-even, all arithmetic is binary32
+// in the order written, without contraction.
+//===----------------------------------------------------------------------===//
+
+def Tfm_FakeQuantOp : Tfm_Op<"fake_quant", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "dynamic per-token (or per-group) quantize-dequantize";
+  let description = [{
+    Quantizes every row of `input` (one token) to `bits`-bit integer codes
+    and returns the values the codes represent, as the runtime's
+    `respin_rt_quantize_rows` does before a low-bit linear or when a key or
+    value row enters a quantized KV cache. With `group_size = g > 0` each
+    group of g consecutive features has its own scale (per head for the
+    o_proj input and the KV cache: g = head_dim); 0 means one group per row.
+
+    For each group x_1..x_g, with clip ratio c in (0, 1] and b in 2..8:
+
+    * asymmetric (default): hi = c * max(0, max_i x_i),
+      lo = c * min(0, min_i x_i), s = (hi - lo) / (2^b - 1),
+      z = rne(-lo / s), q_i = clamp(rne(x_i / s) + z, 0, 2^b - 1)
+      (the sum is formed in float, then clamped, then converted);
+    * `symmetric`: s = c * max_i |x_i| / (2^(b-1) - 1), z = 2^(b-1),
+      q_i = clamp(rne(x_i / s), -2^(b-1), 2^(b-1) - 1) + z;
+    * a degenerate range (s not > 0, an all-zero group) uses s = 1 (and
+      z = 0 when asymmetric).
+
+    The result is y_i = (float)(q_i - z) * s. The codes, scales and zero
+    points are bit-identical to the runtime's; a following linear computes
+    the same products, summed in float instead of exactly in int32. Inputs
+    must be finite. 16 bits means "not quantized": no op is inserted.
+
+    ```mlir
+    %a = tfm.fake_quant %x {bits = 4 : i64} : tensor<?x64xf32>
+    %o = tfm.fake_quant %attn {bits = 4 : i64, group_size = 8 : i64, clip = 0.9 : f64, symmetric} : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Activation:$input, I64Attr:$bits,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size,
+                       DefaultValuedAttr<F64Attr, "1.0">:$clip,
+                       UnitAttr:$symmetric);
+  let results = (outs Tfm_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tfm_DequantizeOp : Tfm_Op<"dequantize", [Pure]> {
+  let summary = "weight matrix from integer codes and per-channel/group scales";
+  let description = [{
+    Rebuilds a quantized weight W ([N, K], N output channels) from its
+    `bits`-bit integer `codes` ([N, K] i8) and `scales` ([N, G] f32), where
+    the K input columns form G = K / g groups of `group_size` g consecutive
+    columns (`group_size = 0`: one group, per output channel). With the
+    optional `zero_points` ([N, G] i8) the quantization is asymmetric.
+
+    W[n][k] = (float)(codes[n][k] - zero_points[n][j]) * scales[n][j],
+    j = k / g (zero_points taken as 0 when absent). Codes and zero points
+    lie in [-2^(b-1), 2^(b-1) - 1] (b in 2..8); scales are finite and >= 0
+    (an all-zero channel or group has scale 0). The passes choose the codes
+    as the runtime's `respin_rt_quantize_weights` does for given scales:
+    codes = clamp(rne(w / s), -2^(b-1), 2^(b-1) - 1), code 0 where s = 0;
+    asymmetric codes are the unsigned activation codes of respin_rt.h shifted
+    by -2^(b-1), and so are their zero points. Codes and scales are archive
+    tensors; the value flows into `tfm.linear` as its weight.
+
+    ```mlir
+    %w = tfm.dequantize %codes, %scales {bits = 4 : i64, group_size = 32 : i64}
+        : (tensor<64x64xi8>, tensor<64x2xf32>) -> tensor<64x64xf32>
+    %y = tfm.linear %x, %w : (tensor<?x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[I8]>:$codes, 2DTensorOf<[F32]>:$scales,
+                       Optional<2DTensorOf<[I8]>>:$zero_points,
+                       I64Attr:$bits,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size);
+  let results = (outs 2DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $codes `,` $scales (`zero_points` $zero_points^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // RESPIN_DIALECT_TFM_IR_TFMOPS_TD

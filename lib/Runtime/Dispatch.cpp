@@ -20,7 +20,8 @@ bool cpuHas(respin_rt_isa isa) {
     return true;
   case RESPIN_RT_ISA_AVX2:
 #if defined(RESPIN_RT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
 #else
     return false;
 #endif

@@ -169,17 +169,29 @@ using HadamardRowFn = void (*)(float *x, int64_t kFactor, int64_t pow2,
                                const int8_t *hK, const float *signsT,
                                float *scratch);
 
-/// One rank-r adapter row: h += Q (M (Q^T h)) + add, Q given as Q^T (r x d).
-using AdapterRowFn = void (*)(float *h, const float *add, int64_t d,
-                              int64_t r, const float *qT, const float *mCore,
-                              float *scratch);
+/// Rank-r adapter, Q given as Q^T (r x d) of a respin_rt_float_format.
+/// Project: t[j] = sum_{i in [i0, i1)} h[i] Q^T[j][i] for all j < r (one
+/// chunk's partial sums).
+using AdapterProjectFn = void (*)(const float *h, int64_t i0, int64_t i1,
+                                  int64_t d, int64_t r, const void *qT,
+                                  int format, float *t);
+/// Update: h[i] = (h[i] + sum_j Q^T[j][i] u[j]) + add[i], i in [i0, i1)
+/// (add may be null).
+using AdapterUpdateFn = void (*)(float *h, const float *add, int64_t i0,
+                                 int64_t i1, int64_t d, int64_t r,
+                                 const void *qT, int format, const float *u);
+
+/// Exact widening of the 16-bit formats (out of line, baseline ISA).
+float bf16ToFloat(uint16_t v);
+float f16ToFloat(uint16_t v);
 
 struct KernelTable {
   QLinearKernelFn qlinear;
   LinearF32KernelFn linearF32;
   QuantizeRowFn quantizeRow;
   HadamardRowFn hadamardRow;
-  AdapterRowFn adapterRow;
+  AdapterProjectFn adapterProject;
+  AdapterUpdateFn adapterUpdate;
 };
 
 const KernelTable &referenceKernels();

@@ -353,60 +353,125 @@ void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
 // Rank-r adapter
 //===----------------------------------------------------------------------===//
 
-void adapterRow(float *h, const float *add, int64_t d, int64_t r,
-                const float *qT, const float *mCore, float *scratch) {
-  float *t = scratch, *u = scratch + r;
-  int64_t dv = d / 8 * 8;
-  for (int64_t j = 0; j < r; ++j) {
-    const float *row = qT + j * d;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= d; i += 16) {
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(h + i),
-                             acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8),
-                             _mm256_loadu_ps(h + i + 8), acc1);
+/// 8 elements of Q^T from element idx, widened exactly to f32.
+template <int F> inline __m256 loadQ8(const void *q, int64_t idx) {
+  if constexpr (F == RESPIN_RT_FLOAT_F32) {
+    return _mm256_loadu_ps((const float *)q + idx);
+  } else {
+    __m128i v = _mm_loadu_si128((const __m128i *)((const uint16_t *)q + idx));
+    if constexpr (F == RESPIN_RT_FLOAT_BF16)
+      return _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+    else
+      return _mm256_cvtph_ps(v);
+  }
+}
+
+/// One element (tails), through the baseline decoders.
+template <int F> inline float loadQ1(const void *q, int64_t idx) {
+  if constexpr (F == RESPIN_RT_FLOAT_F32)
+    return ((const float *)q)[idx];
+  else if constexpr (F == RESPIN_RT_FLOAT_BF16)
+    return bf16ToFloat(((const uint16_t *)q)[idx]);
+  else
+    return f16ToFloat(((const uint16_t *)q)[idx]);
+}
+
+/// t[j0 + b] = <Q^T[j0 + b][i0..i1), h[i0..i1)> for b < JB.
+template <int F, int JB>
+inline void projectRows(const float *h, int64_t i0, int64_t i1, int64_t d,
+                        const void *qT, int64_t j0, float *t) {
+  __m256 acc[JB][2];
+  for (int b = 0; b < JB; ++b)
+    acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+  int64_t i = i0;
+  for (; i + 16 <= i1; i += 16) {
+    __m256 h0 = _mm256_loadu_ps(h + i), h1 = _mm256_loadu_ps(h + i + 8);
+    for (int b = 0; b < JB; ++b) {
+      int64_t base = (j0 + b) * d + i;
+      acc[b][0] = _mm256_fmadd_ps(loadQ8<F>(qT, base), h0, acc[b][0]);
+      acc[b][1] = _mm256_fmadd_ps(loadQ8<F>(qT, base + 8), h1, acc[b][1]);
     }
-    for (; i < dv; i += 8)
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(h + i),
-                             acc0);
-    float s = hsum(_mm256_add_ps(acc0, acc1));
-    for (; i < d; ++i)
-      s += row[i] * h[i];
-    t[j] = s;
   }
-  for (int64_t a = 0; a < r; ++a) {
-    float s = 0.0f;
-    for (int64_t b = 0; b < r; ++b)
-      s += mCore[a * r + b] * t[b];
-    u[a] = s;
+  for (; i + 8 <= i1; i += 8) {
+    __m256 hv = _mm256_loadu_ps(h + i);
+    for (int b = 0; b < JB; ++b)
+      acc[b][0] = _mm256_fmadd_ps(loadQ8<F>(qT, (j0 + b) * d + i), hv,
+                                  acc[b][0]);
   }
-  // 64 outputs in registers per pass over the r rows of Q^T.
-  constexpr int64_t kBlock = 64;
-  int64_t i0 = 0;
-  for (; i0 + kBlock <= d; i0 += kBlock) {
-    __m256 acc[kBlock / 8];
-    for (int v = 0; v < kBlock / 8; ++v)
+  for (int b = 0; b < JB; ++b) {
+    float s = hsum(_mm256_add_ps(acc[b][0], acc[b][1]));
+    for (int64_t k = i; k < i1; ++k)
+      s += loadQ1<F>(qT, (j0 + b) * d + k) * h[k];
+    t[j0 + b] = s;
+  }
+}
+
+template <int F>
+void adapterProjectT(const float *h, int64_t i0, int64_t i1, int64_t d,
+                     int64_t r, const void *qT, float *t) {
+  int64_t j = 0;
+  for (; j + 4 <= r; j += 4)
+    projectRows<F, 4>(h, i0, i1, d, qT, j, t);
+  for (; j < r; ++j)
+    projectRows<F, 1>(h, i0, i1, d, qT, j, t);
+}
+
+/// h += sum_j u_j Q^T[j] + add over [i0, i1): 64 outputs in registers per
+/// pass over the r rows of Q^T, scalar tail.
+template <int F>
+void adapterUpdateT(float *h, const float *add, int64_t i0, int64_t i1,
+                    int64_t d, int64_t r, const void *qT, const float *u) {
+  constexpr int64_t kBlock = 64, kVectors = kBlock / 8;
+  int64_t b0 = i0;
+  for (; b0 + kBlock <= i1; b0 += kBlock) {
+    __m256 acc[kVectors];
+    for (int v = 0; v < kVectors; ++v)
       acc[v] = _mm256_setzero_ps();
     for (int64_t j = 0; j < r; ++j) {
       __m256 uj = _mm256_set1_ps(u[j]);
-      const float *row = qT + j * d + i0;
-      for (int v = 0; v < kBlock / 8; ++v)
-        acc[v] = _mm256_fmadd_ps(uj, _mm256_loadu_ps(row + 8 * v), acc[v]);
+      int64_t base = j * d + b0;
+      for (int v = 0; v < kVectors; ++v)
+        acc[v] = _mm256_fmadd_ps(uj, loadQ8<F>(qT, base + 8 * v), acc[v]);
     }
-    for (int v = 0; v < kBlock / 8; ++v) {
-      __m256 out = _mm256_add_ps(_mm256_loadu_ps(h + i0 + 8 * v), acc[v]);
+    for (int v = 0; v < kVectors; ++v) {
+      __m256 out = _mm256_add_ps(_mm256_loadu_ps(h + b0 + 8 * v), acc[v]);
       if (add)
-        out = _mm256_add_ps(out, _mm256_loadu_ps(add + i0 + 8 * v));
-      _mm256_storeu_ps(h + i0 + 8 * v, out);
+        out = _mm256_add_ps(out, _mm256_loadu_ps(add + b0 + 8 * v));
+      _mm256_storeu_ps(h + b0 + 8 * v, out);
     }
   }
-  for (int64_t i = i0; i < d; ++i) {
+  for (int64_t i = b0; i < i1; ++i) {
     float s = 0.0f;
     for (int64_t j = 0; j < r; ++j)
-      s += qT[j * d + i] * u[j];
+      s += loadQ1<F>(qT, j * d + i) * u[j];
     float v = h[i] + s;
     h[i] = add ? v + add[i] : v;
+  }
+}
+
+void adapterProject(const float *h, int64_t i0, int64_t i1, int64_t d,
+                    int64_t r, const void *qT, int format, float *t) {
+  switch (format) {
+  case RESPIN_RT_FLOAT_BF16:
+    return adapterProjectT<RESPIN_RT_FLOAT_BF16>(h, i0, i1, d, r, qT, t);
+  case RESPIN_RT_FLOAT_F16:
+    return adapterProjectT<RESPIN_RT_FLOAT_F16>(h, i0, i1, d, r, qT, t);
+  default:
+    return adapterProjectT<RESPIN_RT_FLOAT_F32>(h, i0, i1, d, r, qT, t);
+  }
+}
+
+void adapterUpdate(float *h, const float *add, int64_t i0, int64_t i1,
+                   int64_t d, int64_t r, const void *qT, int format,
+                   const float *u) {
+  switch (format) {
+  case RESPIN_RT_FLOAT_BF16:
+    return adapterUpdateT<RESPIN_RT_FLOAT_BF16>(h, add, i0, i1, d, r, qT, u);
+  case RESPIN_RT_FLOAT_F16:
+    return adapterUpdateT<RESPIN_RT_FLOAT_F16>(h, add, i0, i1, d, r, qT, u);
+  default:
+    return adapterUpdateT<RESPIN_RT_FLOAT_F32>(h, add, i0, i1, d, r, qT, u);
   }
 }
 
@@ -414,7 +479,8 @@ void adapterRow(float *h, const float *add, int64_t d, int64_t r,
 
 const KernelTable &avx2Kernels() {
   static const KernelTable table = {qlinear, linearF32, quantizeRow,
-                                    hadamardRow, adapterRow};
+                                    hadamardRow, adapterProject,
+                                    adapterUpdate};
   return table;
 }
 

@@ -417,65 +417,135 @@ inline __mmask16 tailMask(int64_t remaining) {
                          : (__mmask16)((1u << remaining) - 1);
 }
 
-void adapterRow(float *h, const float *add, int64_t d, int64_t r,
-                const float *qT, const float *mCore, float *scratch) {
-  float *t = scratch, *u = scratch + r;
-  // t_j = <Q^T[j], h>: four accumulators per row hide the FMA latency.
-  for (int64_t j = 0; j < r; ++j) {
-    const float *row = qT + j * d;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 64 <= d; i += 64)
-      for (int v = 0; v < 4; ++v)
-        acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16 * v),
-                                 _mm512_loadu_ps(h + i + 16 * v), acc[v]);
-    for (; i < d; i += 16) {
-      __mmask16 mask = tailMask(d - i);
-      acc[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, row + i),
-                               _mm512_maskz_loadu_ps(mask, h + i), acc[0]);
+/// 16 elements of Q^T from element idx, widened exactly to f32.
+template <int F> inline __m512 loadQ16(const void *q, int64_t idx) {
+  if constexpr (F == RESPIN_RT_FLOAT_F32) {
+    return _mm512_loadu_ps((const float *)q + idx);
+  } else {
+    __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)q + idx));
+    if constexpr (F == RESPIN_RT_FLOAT_BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+    else
+      return _mm512_cvtph_ps(v);
+  }
+}
+
+/// Masked form (masked-off lanes are 0 and not read).
+template <int F>
+inline __m512 loadQ16(const void *q, int64_t idx, __mmask16 mask) {
+  if constexpr (F == RESPIN_RT_FLOAT_F32) {
+    return _mm512_maskz_loadu_ps(mask, (const float *)q + idx);
+  } else {
+    __m256i v = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)q + idx);
+    if constexpr (F == RESPIN_RT_FLOAT_BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+    else
+      return _mm512_cvtph_ps(v);
+  }
+}
+
+/// t[j0 + b] = <Q^T[j0 + b][i0..i1), h[i0..i1)> for b < JB: JB rows streamed
+/// together (more memory-level parallelism), two accumulators each.
+template <int F, int JB>
+inline void projectRows(const float *h, int64_t i0, int64_t i1, int64_t d,
+                        const void *qT, int64_t j0, float *t) {
+  __m512 acc[JB][2];
+  for (int b = 0; b < JB; ++b)
+    acc[b][0] = acc[b][1] = _mm512_setzero_ps();
+  int64_t i = i0;
+  for (; i + 32 <= i1; i += 32) {
+    __m512 h0 = _mm512_loadu_ps(h + i), h1 = _mm512_loadu_ps(h + i + 16);
+    for (int b = 0; b < JB; ++b) {
+      int64_t base = (j0 + b) * d + i;
+      acc[b][0] = _mm512_fmadd_ps(loadQ16<F>(qT, base), h0, acc[b][0]);
+      acc[b][1] = _mm512_fmadd_ps(loadQ16<F>(qT, base + 16), h1, acc[b][1]);
     }
-    t[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),
-                                              _mm512_add_ps(acc[2], acc[3])));
   }
-  for (int64_t a = 0; a < r; ++a) {
-    float s = 0.0f;
-    for (int64_t b = 0; b < r; ++b)
-      s += mCore[a * r + b] * t[b];
-    u[a] = s;
+  for (; i < i1; i += 16) {
+    __mmask16 mask = tailMask(i1 - i);
+    __m512 hv = _mm512_maskz_loadu_ps(mask, h + i);
+    for (int b = 0; b < JB; ++b)
+      acc[b][0] = _mm512_fmadd_ps(loadQ16<F>(qT, (j0 + b) * d + i, mask), hv,
+                                  acc[b][0]);
   }
-  // h += sum_j u_j Q^T[j] + add, 128 outputs in registers per pass over j.
-  constexpr int64_t kBlock = 128;
-  for (int64_t i0 = 0; i0 < d; i0 += kBlock) {
-    __m512 acc[kBlock / 16];
-    int64_t vectors = std::min<int64_t>(kBlock, d - i0 + 15) / 16;
-    for (int v = 0; v < kBlock / 16; ++v)
+  for (int b = 0; b < JB; ++b)
+    t[j0 + b] = _mm512_reduce_add_ps(_mm512_add_ps(acc[b][0], acc[b][1]));
+}
+
+template <int F>
+void adapterProjectT(const float *h, int64_t i0, int64_t i1, int64_t d,
+                     int64_t r, const void *qT, float *t) {
+  int64_t j = 0;
+  // Four rows at a time (four DRAM streams); 8 rows or software prefetch
+  // measured no faster.
+  for (; j + 4 <= r; j += 4)
+    projectRows<F, 4>(h, i0, i1, d, qT, j, t);
+  for (; j < r; ++j)
+    projectRows<F, 1>(h, i0, i1, d, qT, j, t);
+}
+
+/// h += sum_j u_j Q^T[j] + add over [i0, i1), 128 outputs in registers per
+/// pass over the r rows of Q^T.
+template <int F>
+void adapterUpdateT(float *h, const float *add, int64_t i0, int64_t i1,
+                    int64_t d, int64_t r, const void *qT, const float *u) {
+  constexpr int64_t kBlock = 128, kVectors = kBlock / 16;
+  for (int64_t b0 = i0; b0 < i1; b0 += kBlock) {
+    int64_t len = std::min(kBlock, i1 - b0);
+    int64_t vectors = (len + 15) / 16;
+    __m512 acc[kVectors];
+    for (int v = 0; v < kVectors; ++v)
       acc[v] = _mm512_setzero_ps();
-    if (vectors == kBlock / 16 && i0 + kBlock <= d) {
+    if (len == kBlock) {
       for (int64_t j = 0; j < r; ++j) {
         __m512 uj = _mm512_set1_ps(u[j]);
-        const float *row = qT + j * d + i0;
-        for (int v = 0; v < kBlock / 16; ++v)
-          acc[v] = _mm512_fmadd_ps(uj, _mm512_loadu_ps(row + 16 * v), acc[v]);
+        int64_t base = j * d + b0;
+        for (int v = 0; v < kVectors; ++v)
+          acc[v] = _mm512_fmadd_ps(uj, loadQ16<F>(qT, base + 16 * v), acc[v]);
       }
     } else {
       for (int64_t j = 0; j < r; ++j) {
         __m512 uj = _mm512_set1_ps(u[j]);
-        const float *row = qT + j * d + i0;
+        int64_t base = j * d + b0;
         for (int64_t v = 0; v < vectors; ++v)
           acc[v] = _mm512_fmadd_ps(
-              uj, _mm512_maskz_loadu_ps(tailMask(d - i0 - 16 * v), row + 16 * v),
+              uj, loadQ16<F>(qT, base + 16 * v, tailMask(len - 16 * v)),
               acc[v]);
       }
     }
     for (int64_t v = 0; v < vectors; ++v) {
-      __mmask16 mask = tailMask(d - i0 - 16 * v);
-      float *hp = h + i0 + 16 * v;
+      __mmask16 mask = tailMask(len - 16 * v);
+      float *hp = h + b0 + 16 * v;
       __m512 out = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, hp), acc[v]);
       if (add)
-        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, add + i0 + 16 * v));
+        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, add + b0 + 16 * v));
       _mm512_mask_storeu_ps(hp, mask, out);
     }
+  }
+}
+
+void adapterProject(const float *h, int64_t i0, int64_t i1, int64_t d,
+                    int64_t r, const void *qT, int format, float *t) {
+  switch (format) {
+  case RESPIN_RT_FLOAT_BF16:
+    return adapterProjectT<RESPIN_RT_FLOAT_BF16>(h, i0, i1, d, r, qT, t);
+  case RESPIN_RT_FLOAT_F16:
+    return adapterProjectT<RESPIN_RT_FLOAT_F16>(h, i0, i1, d, r, qT, t);
+  default:
+    return adapterProjectT<RESPIN_RT_FLOAT_F32>(h, i0, i1, d, r, qT, t);
+  }
+}
+
+void adapterUpdate(float *h, const float *add, int64_t i0, int64_t i1,
+                   int64_t d, int64_t r, const void *qT, int format,
+                   const float *u) {
+  switch (format) {
+  case RESPIN_RT_FLOAT_BF16:
+    return adapterUpdateT<RESPIN_RT_FLOAT_BF16>(h, add, i0, i1, d, r, qT, u);
+  case RESPIN_RT_FLOAT_F16:
+    return adapterUpdateT<RESPIN_RT_FLOAT_F16>(h, add, i0, i1, d, r, qT, u);
+  default:
+    return adapterUpdateT<RESPIN_RT_FLOAT_F32>(h, add, i0, i1, d, r, qT, u);
   }
 }
 
@@ -483,7 +553,8 @@ void adapterRow(float *h, const float *add, int64_t d, int64_t r,
 
 const KernelTable &avx512Kernels() {
   static const KernelTable table = {qlinear, linearF32, quantizeRow,
-                                    hadamardRow, adapterRow};
+                                    hadamardRow, adapterProject,
+                                    adapterUpdate};
   return table;
 }
 

@@ -83,25 +83,35 @@ void hadamardRowRef(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
       [](float *, int64_t, int64_t, float) { return false; });
 }
 
-void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,
-                   const float *qT, const float *mCore, float *scratch) {
-  float *t = scratch, *u = scratch + r;
+/// Element idx of Q^T in its format, widened exactly.
+float loadQ(const void *qT, int64_t idx, int format) {
+  switch (format) {
+  case RESPIN_RT_FLOAT_BF16:
+    return bf16ToFloat(((const uint16_t *)qT)[idx]);
+  case RESPIN_RT_FLOAT_F16:
+    return f16ToFloat(((const uint16_t *)qT)[idx]);
+  default:
+    return ((const float *)qT)[idx];
+  }
+}
+
+void adapterProjectRef(const float *h, int64_t i0, int64_t i1, int64_t d,
+                       int64_t r, const void *qT, int format, float *t) {
   for (int64_t j = 0; j < r; ++j) {
     float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i)
-      s = s + h[i] * qT[j * d + i];
+    for (int64_t i = i0; i < i1; ++i)
+      s = s + h[i] * loadQ(qT, j * d + i, format);
     t[j] = s;
   }
-  for (int64_t a = 0; a < r; ++a) {
-    float s = 0.0f;
-    for (int64_t b = 0; b < r; ++b)
-      s = s + mCore[a * r + b] * t[b];
-    u[a] = s;
-  }
-  for (int64_t i = 0; i < d; ++i) {
+}
+
+void adapterUpdateRef(float *h, const float *add, int64_t i0, int64_t i1,
+                      int64_t d, int64_t r, const void *qT, int format,
+                      const float *u) {
+  for (int64_t i = i0; i < i1; ++i) {
     float s = 0.0f;
     for (int64_t j = 0; j < r; ++j)
-      s = s + qT[j * d + i] * u[j];
+      s = s + loadQ(qT, j * d + i, format) * u[j];
     float v = h[i] + s;
     h[i] = add ? v + add[i] : v;
   }
@@ -111,7 +121,8 @@ void adapterRowRef(float *h, const float *add, int64_t d, int64_t r,
 
 const KernelTable &referenceKernels() {
   static const KernelTable table = {qlinearRef, linearF32Ref, quantizeRowRef,
-                                    hadamardRowRef, adapterRowRef};
+                                    hadamardRowRef, adapterProjectRef,
+                                    adapterUpdateRef};
   return table;
 }
 

@@ -55,7 +55,7 @@ const char *respin_rt_last_error(void);
 typedef enum respin_rt_isa {
   RESPIN_RT_ISA_AUTO = -1,        /* best supported variant (default) */
   RESPIN_RT_ISA_REFERENCE = 0,    /* portable C++, the oracle          */
-  RESPIN_RT_ISA_AVX2 = 1,         /* AVX2 + FMA                        */
+  RESPIN_RT_ISA_AVX2 = 1,         /* AVX2 + FMA + F16C                 */
   RESPIN_RT_ISA_AVX512_VNNI = 2   /* AVX-512 F/BW/VL + VNNI            */
 } respin_rt_isa;
 
@@ -67,8 +67,8 @@ int respin_rt_isa_supported(respin_rt_isa isa);
 respin_rt_status respin_rt_force_isa(respin_rt_isa isa);
 respin_rt_isa respin_rt_active_isa(void);
 
-/* Threads used by the parallel kernels (qlinear, linear_f32, hadamard,
- * attention). Default: the number of online CPUs, at most 8. Results never
+/* Threads used by the parallel kernels (qlinear, linear_f32, and split by
+ * rows: hadamard, residual adapter, attention). Default: the number of online CPUs, at most 8. Results never
  * depend on the thread count: work is split over disjoint outputs and every
  * output is computed by the same instruction sequence. */
 respin_rt_status respin_rt_set_num_threads(int num_threads);
@@ -250,19 +250,54 @@ respin_rt_status respin_rt_hadamard_quantize_rows(
  *   h[m] <- h[m] + Q (M (Q^T h[m])) + add[m]          (add may be NULL)
  * Q (D x r, orthonormal columns) is passed TRANSPOSED: q_t is r x D
  * row-major, q_t[j * D + i] = Q[i][j], so both passes stream contiguous rows
- * and need no per-element horizontal sums. M is r x r row-major.
+ * and need no per-element horizontal sums. M is r x r row-major, f32.
+ *
+ * Q^T may be stored as f32, bf16 or f16 (respin_rt_residual_adapter_q):
+ * decode is streaming-bound, so 16-bit storage halves the adapter's DRAM
+ * traffic. Stored values are widened exactly to f32 and everything else is
+ * computed in f32, so a 16-bit Q^T behaves exactly like the f32 Q^T holding
+ * the decoded values; the only extra error is Q's rounding to 16 bits
+ * (relative 2^-8 for bf16, 2^-11 for f16 normals), bounded in
+ * RuntimeFloatTest.cpp. respin_rt_convert_floats produces the 16-bit values
+ * (round to nearest even). M stays f32 (r x r: 4 KiB at r = 32).
+ *
  * Order: t = Q^T h (t_j = sum_i h_i Q[i][j], i ascending), u = M t
  * (u_a = sum_b M[a][b] t_b, b ascending), h_i' = (h_i + sum_j Q[i][j] u_j)
  * + add_i (j ascending). Float: variants reorder the sums and use FMA, so
- * they agree within the bound stated in RuntimeFloatTest.cpp.
+ * they agree within the bound stated in RuntimeFloatTest.cpp. Rows are split
+ * over the threads; each row is computed by one thread.
  *===----------------------------------------------------------------------===*/
 
+typedef enum respin_rt_float_format {
+  RESPIN_RT_FLOAT_F32 = 0,
+  RESPIN_RT_FLOAT_BF16 = 1, /* 16-bit brain float: top half of an f32 */
+  RESPIN_RT_FLOAT_F16 = 2   /* IEEE binary16                          */
+} respin_rt_float_format;
+
+/* Bytes per element of a format (0 for an unknown one). */
+size_t respin_rt_float_format_size(respin_rt_float_format format);
+
+/* dst[i] = src[i] rounded to `format` (round to nearest, ties to even;
+ * f16 subnormals kept). INVALID_ARGUMENT when a value is not finite or
+ * rounds beyond the format's range (|x| >= 65520 for f16); dst is then
+ * unspecified. For packing Q^T offline. */
+respin_rt_status respin_rt_convert_floats(const float *src, int64_t count,
+                                          respin_rt_float_format format,
+                                          void *dst);
+
+/* Q^T as f32 (same as respin_rt_residual_adapter_q with F32). */
 respin_rt_status respin_rt_residual_adapter(float *h, int64_t h_stride,
                                             const float *add,
                                             int64_t add_stride, int64_t rows,
                                             int64_t d, int64_t r,
                                             const float *q_t,
                                             const float *m_core);
+
+/* q_t: r x D elements of q_format (2-byte aligned for 16-bit formats). */
+respin_rt_status respin_rt_residual_adapter_q(
+    float *h, int64_t h_stride, const float *add, int64_t add_stride,
+    int64_t rows, int64_t d, int64_t r, const void *q_t,
+    respin_rt_float_format q_format, const float *m_core);
 
 /*===----------------------------------------------------------------------===
  * Element-wise and normalization (float).

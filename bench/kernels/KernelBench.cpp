@@ -2,9 +2,11 @@
 //
 // LLaMA-shaped kernels (4096x4096, 14336x4096, 4096x14336) for decode (M = 1)
 // and prefill (M = 128, 512), the f32 baseline of the same shapes, online
-// Hadamard sizes, per-token quantization and the rank-32 adapter. Before the
-// benchmarks run, main() measures the copy bandwidth and the VNNI peak, and at
-// the end it prints each issue-5 target as a ratio of numbers from this run.
+// Hadamard sizes, per-token quantization and the rank-32 adapter (Q^T in
+// f32, bf16, f16). Before the benchmarks run, main() measures the copy
+// bandwidth and the VNNI peak, and at the end it prints each issue-5 target
+// as a ratio of numbers from this run. --threads=N sets the runtime's (and
+// the limit loops') thread count.
 //
 // Decode GEMVs cycle through enough copies of the packed weights to exceed
 // the last-level cache (as a real model does: every layer's weights differ),
@@ -206,34 +208,41 @@ void runQuantize(benchmark::State &state, int64_t n, int64_t rows) {
   addRatioCounters(state, 5.0 * n * rows, 0);
 }
 
-/// The rank-r adapter; `cold` cycles through copies of Q^T larger than the
-/// L3, as decoding does (each skip connection has its own Q).
-void runAdapter(benchmark::State &state, int64_t d, int64_t r, bool cold) {
+/// The rank-r adapter with Q^T stored as `format`; `cold` cycles through
+/// copies of Q^T larger than the L3, as decoding does (each skip connection
+/// has its own Q).
+void runAdapter(benchmark::State &state, int64_t d, int64_t r, bool cold,
+                respin_rt_float_format format = RESPIN_RT_FLOAT_F32) {
   std::mt19937 rng(4);
   std::normal_distribution<float> normal(0.0f, 0.02f);
-  size_t qFloats = (size_t)(d * r + 15) / 16 * 16;
-  int copies = cold ? (int)(coldBytes() / (qFloats * 4) + 1) : 1;
-  auto q = allocate<float>(qFloats * copies);
+  size_t elem = respin_rt_float_format_size(format);
+  size_t qBytes = ((size_t)(d * r) * elem + 63) / 64 * 64;
+  int copies = cold ? (int)(coldBytes() / qBytes + 1) : 1;
+  auto q = allocate<uint8_t>(qBytes * copies);
   auto mc = allocate<float>(r * r);
   auto h = allocate<float>(d);
   auto add = allocate<float>(d);
-  for (size_t i = 0; i < qFloats; ++i)
-    q[i] = normal(rng);
+  std::vector<float> qF(d * r);
+  for (float &v : qF)
+    v = normal(rng);
+  check(respin_rt_convert_floats(qF.data(), d * r, format, q.get()),
+        "convert");
   for (int c = 1; c < copies; ++c)
-    std::memcpy(q.get() + c * qFloats, q.get(), qFloats * 4);
+    std::memcpy(q.get() + c * qBytes, q.get(), qBytes);
   for (int64_t i = 0; i < r * r; ++i)
     mc[i] = normal(rng);
   for (int64_t i = 0; i < d; ++i)
     h[i] = add[i] = normal(rng);
   int copy = 0;
   for (auto _ : state) {
-    check(respin_rt_residual_adapter(h.get(), d, add.get(), d, 1, d, r,
-                                     q.get() + copy * qFloats, mc.get()),
+    check(respin_rt_residual_adapter_q(h.get(), d, add.get(), d, 1, d, r,
+                                       q.get() + copy * qBytes, format,
+                                       mc.get()),
           "adapter");
     benchmark::DoNotOptimize(h.get());
     copy = (copy + 1) % copies;
   }
-  addRatioCounters(state, 4.0 * d * r, 0);
+  addRatioCounters(state, (double)(d * r) * elem, 0);
 }
 
 /// Remembers each run's real time (microseconds) by name for the summary.
@@ -321,6 +330,19 @@ void registerAll() {
   reg("Adapter/4096/r:32/cold", [](benchmark::State &s) {
     runAdapter(s, 4096, 32, true);
   });
+  for (auto [name, format] :
+       {std::pair<const char *, respin_rt_float_format>{
+            "bf16", RESPIN_RT_FLOAT_BF16},
+        {"f16", RESPIN_RT_FLOAT_F16}}) {
+    reg(std::string("Adapter/4096/r:32/") + name,
+        [format = format](benchmark::State &s) {
+          runAdapter(s, 4096, 32, false, format);
+        });
+    reg(std::string("Adapter/4096/r:32/") + name + "/cold",
+        [format = format](benchmark::State &s) {
+          runAdapter(s, 4096, 32, true, format);
+        });
+  }
 }
 
 void printSummary(const Reporter &r) {
@@ -365,7 +387,12 @@ void printSummary(const Reporter &r) {
                 r.micros.at(had11) / r.micros.at(gemv11));
   std::string ad = "Adapter/4096/r:32/real_time",
               gemv4 = "QLinear/int4/4096x4096/M:1/real_time";
-  for (std::string a : {ad, std::string("Adapter/4096/r:32/cold/real_time")})
+  for (std::string a :
+       {ad, std::string("Adapter/4096/r:32/cold/real_time"),
+        std::string("Adapter/4096/r:32/bf16/real_time"),
+        std::string("Adapter/4096/r:32/bf16/cold/real_time"),
+        std::string("Adapter/4096/r:32/f16/real_time"),
+        std::string("Adapter/4096/r:32/f16/cold/real_time")})
     if (have(r.micros, a) && have(r.micros, gemv4))
       std::printf("%s / GEMV 4096x4096: %.1f us / %.1f us = %.3f "
                   "(target <= 0.03)\n",
@@ -392,6 +419,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--smoke") == 0)
       smokeMode = true;
+    else if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      check(respin_rt_set_num_threads(std::atoi(argv[i] + 10)), "--threads");
     else
       args.push_back(argv[i]);
   }

@@ -67,10 +67,11 @@ int respin_rt_isa_supported(respin_rt_isa isa);
 respin_rt_status respin_rt_force_isa(respin_rt_isa isa);
 respin_rt_isa respin_rt_active_isa(void);
 
-/* Threads used by the parallel kernels (qlinear, linear_f32, and split by
- * rows: hadamard, residual adapter, attention). Default: the number of online CPUs, at most 8. Results never
- * depend on the thread count: work is split over disjoint outputs and every
- * output is computed by the same instruction sequence. */
+/* Threads used by the parallel kernels (qlinear, linear_f32; hadamard and
+ * the residual adapter by rows; attention by query head). Default: the
+ * number of online CPUs, at most 8. Results never depend on the thread
+ * count: work is split over disjoint outputs and every output is computed by
+ * the same instruction sequence. */
 respin_rt_status respin_rt_set_num_threads(int num_threads);
 int respin_rt_get_num_threads(void);
 

@@ -1,7 +1,8 @@
 //===- Hadamard.cpp - Online Hadamard transform entry points --------------===//
 //
 // Factors n = K * 2^p, validates, and runs the active variant's row
-// transform over rows (split over threads for prefill batches).
+// transform over rows (split over threads for prefill batches), optionally
+// quantizing each row right after its transform.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,15 +31,36 @@ respin_rt_status factorOrFail(int64_t n, int64_t &k, int64_t &pow2) {
   return RESPIN_RT_OK;
 }
 
+/// Quantization fused after the transform (respin_rt_quantize_rows args).
+struct RowQuant {
+  int bits;
+  bool symmetric;
+  float clip;
+  int64_t groupSize;
+  uint8_t *q;
+  int64_t qStride;
+  float *scales;
+  int32_t *zeros;
+};
+
+/// Transforms rows in place, split over the threads; with `quant`, each row
+/// is quantized right after its transform, while it is still in cache.
 void transformRows(float *x, int64_t stride, int64_t rows, int64_t n,
-                   int64_t k, int64_t pow2) {
+                   int64_t k, int64_t pow2, const RowQuant *quant = nullptr) {
   HadamardRowFn fn = activeKernels().hadamardRow;
   const int8_t *hK = hadamardMatrix(k);
   const float *signsT = hadamardSignsTransposed(k);
+  int64_t groups = quant && quant->groupSize != 0 ? n / quant->groupSize : 1;
   parallelFor(rows, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(k > 1 ? n : 1);
-    for (int64_t r = begin; r < end; ++r)
+    for (int64_t r = begin; r < end; ++r) {
       fn(x + r * stride, k, pow2, hK, signsT, scratch.data());
+      if (quant)
+        quantizeRows(x + r * stride, stride, 1, n, quant->bits,
+                     quant->symmetric, quant->clip, quant->groupSize,
+                     quant->q + r * quant->qStride, quant->qStride,
+                     quant->scales + r * groups, quant->zeros + r * groups);
+    }
   });
 }
 
@@ -97,9 +119,9 @@ respin_rt_status respin_rt_hadamard_quantize_rows(
   if (!x || !q || !scales || !zeros || x_stride < n || q_stride < n)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
                 "hadamard_quantize_rows: null pointer or stride < n");
-  transformRows(x, x_stride, rows, n, k, pow2);
-  quantizeRows(x, x_stride, rows, n, bits, symmetric != 0, clip, group_size,
-               q, q_stride, scales, zeros);
+  RowQuant quant{bits, symmetric != 0, clip, group_size,
+                 q,    q_stride,       scales, zeros};
+  transformRows(x, x_stride, rows, n, k, pow2, &quant);
   return ok();
 }
 

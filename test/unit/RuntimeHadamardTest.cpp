@@ -203,27 +203,52 @@ TEST(RuntimeHadamard, VariantsBitIdenticalAndThreadsToo) {
 }
 
 TEST(RuntimeHadamard, FusedQuantizeEqualsTwoSteps) {
+  // Fused per row (and split over threads) == transform all, then quantize
+  // all; per row and per group, sym and asym, every variant.
   std::mt19937 rng(8);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  int64_t n = 28 * 16;
-  std::vector<float> x(2 * n);
-  for (float &v : x)
-    v = normal(rng);
-  std::vector<float> a = x, b = x;
-  std::vector<uint8_t> qa(2 * n), qb(2 * n);
-  float sa[2], sb[2];
-  int32_t za[2], zb[2];
-  ASSERT_EQ(respin_rt_hadamard_quantize_rows(a.data(), n, 2, n, 4, 0, 1.0f, 0,
-                                             qa.data(), n, sa, za),
-            RESPIN_RT_OK);
-  ASSERT_EQ(respin_rt_hadamard_rows(b.data(), n, 2, n), RESPIN_RT_OK);
-  ASSERT_EQ(respin_rt_quantize_rows(b.data(), n, 2, n, 4, 0, 1.0f, 0,
-                                    qb.data(), n, sb, zb),
-            RESPIN_RT_OK);
-  EXPECT_EQ(qa, qb);
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(sa[1], sb[1]);
-  EXPECT_EQ(za[1], zb[1]);
+  struct Case {
+    int64_t n, rows, group;
+    int bits, symmetric;
+  } cases[] = {{28 * 16, 2, 0, 4, 0}, {172 * 64, 3, 0, 8, 1},
+               {4096, 5, 128, 4, 1},  {40 * 8, 4, 32, 8, 0}};
+  for (const Case &c : cases) {
+    int64_t stride = c.n + 5, qStride = c.n + 3;
+    int64_t groups = c.group ? c.n / c.group : 1;
+    std::vector<float> x(c.rows * stride);
+    for (float &v : x)
+      v = normal(rng);
+    for (respin_rt_isa isa : {RESPIN_RT_ISA_REFERENCE, RESPIN_RT_ISA_AVX2,
+                              RESPIN_RT_ISA_AVX512_VNNI}) {
+      if (!respin_rt_isa_supported(isa))
+        continue;
+      respin_rt_force_isa(isa);
+      for (int threads : {1, 2}) {
+        respin_rt_set_num_threads(threads);
+        std::vector<float> a = x, b = x;
+        std::vector<uint8_t> qa(c.rows * qStride, 0), qb = qa;
+        std::vector<float> sa(c.rows * groups), sb(c.rows * groups);
+        std::vector<int32_t> za(c.rows * groups), zb(c.rows * groups);
+        ASSERT_EQ(respin_rt_hadamard_quantize_rows(
+                      a.data(), stride, c.rows, c.n, c.bits, c.symmetric,
+                      0.9f, c.group, qa.data(), qStride, sa.data(), za.data()),
+                  RESPIN_RT_OK);
+        ASSERT_EQ(respin_rt_hadamard_rows(b.data(), stride, c.rows, c.n),
+                  RESPIN_RT_OK);
+        ASSERT_EQ(respin_rt_quantize_rows(b.data(), stride, c.rows, c.n,
+                                          c.bits, c.symmetric, 0.9f, c.group,
+                                          qb.data(), qStride, sb.data(),
+                                          zb.data()),
+                  RESPIN_RT_OK);
+        EXPECT_EQ(qa, qb) << respin_rt_isa_name(isa) << " n=" << c.n;
+        EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
+        EXPECT_EQ(sa, sb);
+        EXPECT_EQ(za, zb);
+      }
+    }
+  }
+  respin_rt_force_isa(RESPIN_RT_ISA_AUTO);
+  respin_rt_set_num_threads(2);
 }
 
 TEST(RuntimeHadamard, IsOrthogonal) {

@@ -217,7 +217,9 @@ struct InsertRotationsPass
       });
       if (bases[k] != bases[k + 1]) {
         OpBuilder builder(block.add);
-        unsigned skipIndex = block.add.getLhs() == block.stream ? 0 : 1;
+        // The stream values were rerouted through rotations above, so use
+        // the operand position found before any rewriting.
+        unsigned skipIndex = block.skipOperand;
         Value skip = block.add->getOperand(skipIndex);
         auto transition = builder.create<TransitionOp>(
             block.add.getLoc(), skip.getType(), skip, bases[k], bases[k + 1]);

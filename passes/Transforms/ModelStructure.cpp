@@ -47,7 +47,8 @@ FailureOr<ResidualStream> mlir::tfm::analyzeResidualStream(func::FuncOp func) {
     block.stream = stream;
     block.norm = norm;
     block.add = add;
-    Value other = add.getLhs() == stream ? add.getRhs() : add.getLhs();
+    block.skipOperand = add.getLhs() == stream ? 0 : 1;
+    Value other = add->getOperand(1 - block.skipOperand);
     block.output = other.getDefiningOp<LinearOp>();
     if (!block.output)
       return add.emitOpError("adds to the residual stream a value that is not "

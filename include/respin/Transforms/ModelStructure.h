@@ -24,6 +24,7 @@ struct ResidualBlock {
   RMSNormOp norm;      ///< the block's input norm
   LinearOp output;     ///< the linear whose result is added to the stream
   AddOp add;           ///< the residual add
+  unsigned skipOperand = 0; ///< which operand of `add` is the skip path
   AttentionOp attention; ///< attention blocks: the attention op
 };
 

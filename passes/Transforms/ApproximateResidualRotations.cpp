@@ -67,7 +67,7 @@ struct ApproximateResidualRotationsPass
     int64_t dim = from->rows();
     if (rank < 0 || rank > dim || rank % 2 != 0)
       return transition.emitOpError()
-             << "rank " << rank << " is invalid for a " << dim << "x" << dim
+             << "rank " << int64_t(rank) << " is invalid for a " << dim << "x" << dim
              << " transition (it must be even and between 0 and " << dim
              << ")";
     Eigen::MatrixXd target = *to * from->transpose();

@@ -1,6 +1,7 @@
 //===- Kernels.cpp - Float reference kernels of the executor --------------===//
 
 #include "respin/Executor/Kernels.h"
+#include "respin/Quantization/Quantizer.h"
 
 #include <cmath>
 
@@ -119,6 +120,17 @@ void residualAdapter(const RowMatrix &h, const Weight &basis,
 
 void siluMul(const RowMatrix &gate, const RowMatrix &up, RowMatrix &out) {
   out = (gate.array() / (1.0f + (-gate.array()).exp())) * up.array();
+}
+
+void fakeQuant(const RowMatrix &x, const FakeQuantParams &params,
+               RowMatrix &out) {
+  out.resize(x.rows(), x.cols());
+  quant::ActQuantSpec spec;
+  spec.bits = params.bits;
+  spec.symmetric = params.symmetric;
+  spec.clip = params.clip;
+  spec.groupSize = params.groupSize;
+  quant::fakeQuantRows(x.data(), x.rows(), x.cols(), spec, out.data());
 }
 
 } // namespace respin::exec

@@ -80,6 +80,9 @@ llvm::Expected<RowMatrix> Session::forward(llvm::ArrayRef<int32_t> tokens) {
     case OpKind::ResidualAdapter:
       residualAdapter(operand(0), *inst.weight, *inst.bias, out);
       break;
+    case OpKind::FakeQuant:
+      fakeQuant(operand(0), inst.fakeQuant, out);
+      break;
     }
   }
   cacheLength += n;

@@ -20,6 +20,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <cmath>
+
 using namespace mlir;
 
 namespace respin {
@@ -28,6 +30,9 @@ namespace {
 /// Walks a forward function, numbering values and creating instructions.
 class ProgramBuilder {
 public:
+  explicit ProgramBuilder(llvm::DenseMap<Operation *, int> *instructionIndex)
+      : instructionIndex(instructionIndex) {}
+
   FailureOr<exec::Program> build(func::FuncOp func) {
     if (func.getNumArguments() != 2 || func.getNumResults() != 1)
       return func.emitError("a forward function takes (tokens, positions) "
@@ -80,6 +85,9 @@ private:
         weight.data = reinterpret_cast<const float *>((*tensor)->data);
       else
         weight.owned = (*tensor)->toFloat32();
+    } else if (auto dequantize = dyn_cast_or_null<tfm::DequantizeOp>(def)) {
+      if (failed(dequantizeWeight(dequantize, weight)))
+        return failure();
     } else if (auto constant = dyn_cast_or_null<arith::ConstantOp>(def)) {
       auto dense = dyn_cast<DenseFPElementsAttr>(constant.getValue());
       if (!dense)
@@ -101,6 +109,88 @@ private:
     return stored;
   }
 
+  /// Values of a tfm.param or arith.constant weight operand as doubles
+  /// (exact for f32 and i8), for tfm.dequantize.
+  FailureOr<std::vector<double>> rawValues(Operation *user, Value value) {
+    Operation *def = value.getDefiningOp();
+    if (auto param = dyn_cast_or_null<tfm::ParamOp>(def)) {
+      FailureOr<const TensorView *> tensor = tfm::lookupParameter(param);
+      if (failed(tensor))
+        return failure();
+      return (*tensor)->toFloat64();
+    }
+    if (auto constant = dyn_cast_or_null<arith::ConstantOp>(def)) {
+      std::vector<double> values;
+      if (auto ints = dyn_cast<DenseIntElementsAttr>(constant.getValue())) {
+        for (const APInt &element : ints.getValues<APInt>())
+          values.push_back(double(element.getSExtValue()));
+        return values;
+      }
+      if (auto floats = dyn_cast<DenseFPElementsAttr>(constant.getValue())) {
+        for (const APFloat &element : floats.getValues<APFloat>())
+          values.push_back(element.convertToFloat());
+        return values;
+      }
+    }
+    return user->emitOpError("operands must come from tfm.param or dense "
+                             "arith.constant");
+  }
+
+  /// W = (float)(codes - zero_points) * scales, checking the integer ranges
+  /// and scales the op description promises (archives can lie).
+  LogicalResult dequantizeWeight(tfm::DequantizeOp op, exec::Weight &weight) {
+    FailureOr<std::vector<double>> codes = rawValues(op, op.getCodes());
+    FailureOr<std::vector<double>> scales = rawValues(op, op.getScales());
+    if (failed(codes) || failed(scales))
+      return failure();
+    std::vector<double> zeros;
+    if (Value zeroPoints = op.getZeroPoints()) {
+      FailureOr<std::vector<double>> loaded = rawValues(op, zeroPoints);
+      if (failed(loaded))
+        return failure();
+      zeros = std::move(*loaded);
+    }
+    auto name = [&](Value value) -> std::string {
+      auto param = value.getDefiningOp<tfm::ParamOp>();
+      return param ? "'" + param.getName().str() + "'" : "<constant>";
+    };
+    int64_t bits = op.getBits(), lo = -(int64_t(1) << (bits - 1)),
+            hi = (int64_t(1) << (bits - 1)) - 1;
+    int64_t rows = weight.rows, cols = weight.cols;
+    int64_t g = op.getGroupSize() == 0 ? cols : op.getGroupSize();
+    int64_t groups = cols / g;
+    for (size_t i = 0; i < codes->size(); ++i)
+      if ((*codes)[i] < lo || (*codes)[i] > hi)
+        return op.emitOpError()
+               << "code " << (*codes)[i] << " of " << name(op.getCodes())
+               << " at [" << i / cols << ", " << i % cols
+               << "] is outside the " << bits << "-bit range [" << lo << ", "
+               << hi << "]";
+    for (size_t i = 0; i < scales->size(); ++i)
+      if (!std::isfinite((*scales)[i]) || (*scales)[i] < 0.0)
+        return op.emitOpError()
+               << "scale " << (*scales)[i] << " of " << name(op.getScales())
+               << " at [" << i / groups << ", " << i % groups
+               << "] must be finite and non-negative";
+    for (size_t i = 0; i < zeros.size(); ++i)
+      if (zeros[i] < lo || zeros[i] > hi)
+        return op.emitOpError()
+               << "zero point " << zeros[i] << " of "
+               << name(op.getZeroPoints()) << " at [" << i / groups << ", "
+               << i % groups << "] is outside the " << bits << "-bit range ["
+               << lo << ", " << hi << "]";
+    weight.name = name(op.getCodes());
+    weight.owned.resize(rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t j = r * groups + c / g;
+        int32_t zero = zeros.empty() ? 0 : int32_t(zeros[j]);
+        weight.owned[r * cols + c] =
+            float(int32_t((*codes)[r * cols + c]) - zero) * float((*scales)[j]);
+      }
+    return success();
+  }
+
   LogicalResult useWeight(Operation *op, Value value,
                           const exec::Weight *&slot) {
     if (!value)
@@ -113,7 +203,7 @@ private:
   }
 
   LogicalResult lower(Operation *op) {
-    if (isa<tfm::ParamOp, arith::ConstantOp>(op))
+    if (isa<tfm::ParamOp, arith::ConstantOp, tfm::DequantizeOp>(op))
       return success(); // resolved when used
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       program.resultValue = number(ret.getOperand(0));
@@ -200,12 +290,24 @@ private:
                 return failure();
               return useWeight(op, adapter.getUpdate(), inst.bias);
             })
+            .Case([&](tfm::FakeQuantOp fakeQuant) -> LogicalResult {
+              inst.kind = exec::OpKind::FakeQuant;
+              inst.operands = {number(fakeQuant.getInput())};
+              inst.fakeQuant.bits = int(fakeQuant.getBits());
+              inst.fakeQuant.symmetric = fakeQuant.getSymmetric();
+              inst.fakeQuant.clip =
+                  float(fakeQuant.getClip().convertToDouble());
+              inst.fakeQuant.groupSize = fakeQuant.getGroupSize();
+              return success();
+            })
             .Default([&](Operation *other) -> LogicalResult {
               return other->emitOpError(
                   "cannot be run by the reference executor");
             });
     if (failed(result))
       return failure();
+    if (instructionIndex)
+      (*instructionIndex)[op] = int(program.instructions.size());
     program.instructions.push_back(std::move(inst));
     return success();
   }
@@ -272,6 +374,7 @@ private:
     return success();
   }
 
+  llvm::DenseMap<Operation *, int> *instructionIndex;
   Value tokens, positions;
   exec::Program program;
   llvm::DenseMap<Value, int> valueNumbers;
@@ -338,8 +441,10 @@ void registerModelDialects(DialectRegistry &registry) {
   registry.insert<tfm::TfmDialect, func::FuncDialect, arith::ArithDialect>();
 }
 
-FailureOr<exec::Program> buildProgram(func::FuncOp func) {
-  return ProgramBuilder().build(func);
+FailureOr<exec::Program>
+buildProgram(func::FuncOp func,
+             llvm::DenseMap<Operation *, int> *instructionIndex) {
+  return ProgramBuilder(instructionIndex).build(func);
 }
 
 llvm::Error rebuildProgram(LoadedModel &model) {

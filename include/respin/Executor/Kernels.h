@@ -49,6 +49,11 @@ void residualAdapter(const RowMatrix &h, const Weight &basis,
 /// out = silu(gate) * up.
 void siluMul(const RowMatrix &gate, const RowMatrix &up, RowMatrix &out);
 
+/// out = dequantize(quantize(x)) row by row with the runtime's activation
+/// quantizer (codes bit-identical to respin_rt_quantize_rows).
+void fakeQuant(const RowMatrix &x, const FakeQuantParams &params,
+               RowMatrix &out);
+
 } // namespace respin::exec
 
 #endif // RESPIN_EXECUTOR_KERNELS_H

@@ -59,6 +59,7 @@ enum class OpKind {
   Rotate,          ///< x <- (I_blocks kron R) x, or its transpose
   Hadamard,        ///< x <- (I kron H_n) x, or its transpose
   ResidualAdapter, ///< h <- h + Q (M (Q^T h)); weight = Q, bias = M
+  FakeQuant,       ///< per-token/group quantize-dequantize (respin_rt.h)
 };
 
 struct RopeParams {
@@ -78,6 +79,14 @@ struct AttentionParams {
   int64_t cacheSlot = 0;
 };
 
+/// tfm.fake_quant: the runtime's per-token (or per-group) quantizer.
+struct FakeQuantParams {
+  int bits = 8;
+  bool symmetric = false;
+  float clip = 1.0f;
+  int64_t groupSize = 0; ///< 0: the whole row
+};
+
 /// One step of the program. Operand and result numbers index the value table.
 struct Instruction {
   OpKind kind;
@@ -92,6 +101,7 @@ struct Instruction {
   float epsilon = 0.0f;
   RopeParams rope;
   AttentionParams attention;
+  FakeQuantParams fakeQuant;
   std::string origin; ///< where it came from, for diagnostics
 };
 

@@ -19,6 +19,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace respin {
 
@@ -27,8 +28,12 @@ void registerModelDialects(mlir::DialectRegistry &registry);
 
 /// Lowers `func` to a Program. Parameters come from the context's
 /// ParameterSet (the module's archives must be loaded). Problems are emitted
-/// as MLIR diagnostics on the offending op.
-mlir::FailureOr<exec::Program> buildProgram(mlir::func::FuncOp func);
+/// as MLIR diagnostics on the offending op. With `instructionIndex`, records
+/// which instruction each op became (calibration observes chosen linears).
+mlir::FailureOr<exec::Program>
+buildProgram(mlir::func::FuncOp func,
+             llvm::DenseMap<mlir::Operation *, int> *instructionIndex =
+                 nullptr);
 
 /// A model ready to run: IR, mapped weights (in the context's ParameterSet),
 /// program and tokenizer.

@@ -146,4 +146,116 @@ def TfmWriteParametersPass : Pass<"tfm-write-parameters", "::mlir::ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Quantization (issue 4). These change what the model computes, on purpose;
+// the quantizer arithmetic is the runtime's (respin_rt.h).
+//===----------------------------------------------------------------------===//
+
+def TfmQuantizeWeightsPass : Pass<"tfm-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Quantize linear weights to integer codes with per-channel or "
+                "group scales (RTN with MSE clip search, or GPTQ)";
+  let description = [{
+    Replaces the weight of every selected linear (`linears`, by role; the
+    default is the decoder linears q,k,v,o,gate,up,down, leaving the
+    embedding and lm_head in float) by `tfm.dequantize` of `bits`-bit codes
+    and scales per output channel (`group-size=0`) or per group of
+    `group-size` input columns; `symmetric=false` adds zero points. Codes and
+    scales are new archive tensors `<weight>.codes` / `.scales` / `.zeros`.
+
+    Scales: symmetric s = c * absmax / (2^(b-1) - 1); asymmetric uses the
+    runtime's asymmetric rule. With `clip-search` the clip ratio c of each
+    channel/group is the one of 1, 1 - 1/grid, ... (`clip-grid`,
+    `clip-max-shrink`) minimizing sum |q - w|^`clip-norm`; otherwise c = 1.
+
+    `method=rtn` rounds to nearest. `method=gptq` runs the model on
+    `calib-samples` windows of `calib-seq-len` tokens drawn (`seed`) from
+    the tokenized `calib-file`, and quantizes the linears in program order
+    (q/k/v, o, gate/up, down, layer by layer); each group of linears sharing
+    an input gets the Hessian of the inputs it sees with every earlier linear
+    already quantized. Damping `damp` x mean diagonal, `block-size` columns
+    per lazy update, optional `act-order`. Dead input columns are rounded
+    without error feedback; a Hessian that stays indefinite after retrying
+    with 10x the damping falls back to RTN with a warning. `report=<file>`
+    writes a JSON report (per linear: dead columns, damping used, fallback,
+    output-error proxy of GPTQ and of RTN).
+
+    `bits=16` means "not quantized": the pass leaves the module unchanged.
+  }];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"",
+           "Weight quantizer: rtn | gptq">,
+    Option<"bits", "bits", "int", /*default=*/"4",
+           "Weight bits: 2..8, or 16 (off)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Input columns per scale (0: one scale per output channel)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "Symmetric codes (no zero points)">,
+    Option<"clipSearch", "clip-search", "bool", /*default=*/"true",
+           "Choose each channel/group's clip ratio by MSE search">,
+    Option<"clipNorm", "clip-norm", "double", /*default=*/"2.4",
+           "Exponent p of the clip search error sum |q - w|^p">,
+    Option<"clipGrid", "clip-grid", "int", /*default=*/"100",
+           "Clip ratios are 1 - i/grid">,
+    Option<"clipMaxShrink", "clip-max-shrink", "double", /*default=*/"0.8",
+           "Search i/grid below this">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "GPTQ damping, as a fraction of the mean Hessian diagonal">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "GPTQ columns per lazy-update block">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "GPTQ: quantize columns by decreasing Hessian diagonal">,
+    Option<"calibFile", "calib-file", "std::string", /*default=*/"\"\"",
+           "Calibration text (stories separated by <|endoftext|>)">,
+    Option<"calibSamples", "calib-samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"calibSeqLen", "calib-seq-len", "int64_t", /*default=*/"512",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the calibration window offsets">,
+    Option<"linears", "linears", "std::string",
+           /*default=*/"\"q,k,v,o,gate,up,down\"",
+           "Linears to quantize: q,k,v,o,gate,up,down,lm_head,all-decoder">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report to this file">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def TfmQuantizeActivationsPass
+    : Pass<"tfm-quantize-activations", "::mlir::ModuleOp"> {
+  let summary = "Insert per-token activation quantizers before linears and "
+                "KV-cache quantizers before attention";
+  let description = [{
+    Puts a `tfm.fake_quant` on the input of every selected linear
+    (`linears`, by role; default q,k,v,o,gate,up,down — one quantizer per
+    distinct input, so q/k/v share one): `bits` bits, asymmetric unless
+    `symmetric`, clip ratio `clip`, per token or per `group-size` features;
+    the o_proj input is quantized per head (group = head_dim) when
+    `o-proj-per-head`. With `kv-bits` < 16 the key and value operands of
+    every attention get an asymmetric per-token-per-head quantizer (clip
+    `kv-clip`): the KV cache of the runtime. Keys are quantized after RoPE
+    and the online Hadamard, when the model has one. `bits=16` and
+    `kv-bits=16` mean "not quantized".
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"8",
+           "Activation bits: 2..8, or 16 (off)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric activation quantization (default asymmetric)">,
+    Option<"clip", "clip", "double", /*default=*/"1.0",
+           "Activation clip ratio in (0, 1]">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Features per activation scale (0: per token)">,
+    Option<"oProjPerHead", "o-proj-per-head", "bool", /*default=*/"true",
+           "Quantize the o_proj input per head">,
+    Option<"kvBits", "kv-bits", "int", /*default=*/"16",
+           "KV-cache bits: 2..8, or 16 (off)">,
+    Option<"kvClip", "kv-clip", "double", /*default=*/"1.0",
+           "KV-cache clip ratio in (0, 1]">,
+    Option<"linears", "linears", "std::string",
+           /*default=*/"\"q,k,v,o,gate,up,down\"",
+           "Linears whose inputs are quantized">,
+  ];
+}
+
 #endif // RESPIN_TRANSFORMS_PASSES_TD

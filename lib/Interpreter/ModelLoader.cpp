@@ -21,6 +21,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 
@@ -136,6 +137,12 @@ private:
                              "arith.constant");
   }
 
+  static std::string shortNumber(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return text;
+  }
+
   /// W = (float)(codes - zero_points) * scales, checking the integer ranges
   /// and scales the op description promises (archives can lie).
   LogicalResult dequantizeWeight(tfm::DequantizeOp op, exec::Weight &weight) {
@@ -162,20 +169,20 @@ private:
     for (size_t i = 0; i < codes->size(); ++i)
       if ((*codes)[i] < lo || (*codes)[i] > hi)
         return op.emitOpError()
-               << "code " << (*codes)[i] << " of " << name(op.getCodes())
+               << "code " << int64_t((*codes)[i]) << " of " << name(op.getCodes())
                << " at [" << i / cols << ", " << i % cols
                << "] is outside the " << bits << "-bit range [" << lo << ", "
                << hi << "]";
     for (size_t i = 0; i < scales->size(); ++i)
       if (!std::isfinite((*scales)[i]) || (*scales)[i] < 0.0)
         return op.emitOpError()
-               << "scale " << (*scales)[i] << " of " << name(op.getScales())
+               << "scale " << shortNumber((*scales)[i]) << " of " << name(op.getScales())
                << " at [" << i / groups << ", " << i % groups
                << "] must be finite and non-negative";
     for (size_t i = 0; i < zeros.size(); ++i)
       if (zeros[i] < lo || zeros[i] > hi)
         return op.emitOpError()
-               << "zero point " << zeros[i] << " of "
+               << "zero point " << int64_t(zeros[i]) << " of "
                << name(op.getZeroPoints()) << " at [" << i / groups << ", "
                << i % groups << "] is outside the " << bits << "-bit range ["
                << lo << ", " << hi << "]";

@@ -109,9 +109,11 @@ void addRatioCounters(benchmark::State &state, double bytesPerCall,
   }
 }
 
+/// `hot` keeps one copy of the weights (cache resident) also for M = 1: the
+/// kernel's compute ceiling rather than DRAM streaming.
 void runQLinear(benchmark::State &state, int bits, int64_t n, int64_t k,
-                int64_t m) {
-  bool cold = m < 16;
+                int64_t m, bool hot = false) {
+  bool cold = m < 16 && !hot;
   const PackedSet &w = packedWeights(bits, n, k, cold);
   auto x = allocate<uint8_t>(m * k);
   std::mt19937 rng(2);
@@ -129,8 +131,9 @@ void runQLinear(benchmark::State &state, int bits, int64_t n, int64_t k,
     copy = (copy + 1) % w.copies;
   }
   // Decode is judged by bytes streamed, prefill by integer ops.
-  addRatioCounters(state, cold ? (double)w.blobBytes : 0,
-                   cold ? 0 : 2.0 * m * n * k);
+  bool decode = m < 16;
+  addRatioCounters(state, decode ? (double)w.blobBytes : 0,
+                   decode ? 0 : 2.0 * m * n * k);
   state.counters["weight_MB"] = (double)w.blobBytes / 1e6;
 }
 
@@ -303,6 +306,11 @@ void registerAll() {
                 "/M:" + std::to_string(m),
             [=](benchmark::State &s) { runQLinear(s, bits, n, k, m); });
       }
+  // In-cache decode (2-3 MB of weights, inside the L3): how far each
+  // format's unpacking is from limiting the DRAM-bound case.
+  for (int bits : {4, 3})
+    reg("QLinearHot/int" + std::to_string(bits) + "/2048x2048/M:1",
+        [=](benchmark::State &s) { runQLinear(s, bits, 2048, 2048, 1, true); });
   // LLaMA-2-7B's down_proj: its input is rotated by the 11008 = 172 * 64
   // online Hadamard, so the Hadamard 11008 ratio is taken against it.
   reg("QLinear/int4/4096x11008/M:1",

@@ -107,6 +107,43 @@ evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
   return result;
 }
 
+llvm::Expected<LogitComparison>
+compareLogits(const LoadedModel &model, const LoadedModel &reference,
+              llvm::StringRef text, int64_t contextLength, int64_t windows) {
+  if (!model.tokenizer || !reference.tokenizer)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "both models need a tokenizer");
+  auto tokens = tokenizeStories(*reference.tokenizer, text);
+  if (!tokens)
+    return tokens.takeError();
+  LogitComparison result;
+  exec::Session session(model.program), referenceSession(reference.program);
+  int64_t total = int64_t(tokens->size());
+  for (int64_t w = 0; w < windows && w * contextLength < total; ++w) {
+    llvm::ArrayRef<int32_t> window(tokens->data() + w * contextLength,
+                                   std::min(contextLength,
+                                            total - w * contextLength));
+    session.reset();
+    referenceSession.reset();
+    auto logits = session.forward(window);
+    if (!logits)
+      return logits.takeError();
+    auto expected = referenceSession.forward(window);
+    if (!expected)
+      return expected.takeError();
+    if (logits->cols() != expected->cols())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "the models have different vocabularies");
+    result.maxAbsDifference =
+        std::max<double>(result.maxAbsDifference,
+                         (*logits - *expected).cwiseAbs().maxCoeff());
+    result.maxAbsLogit = std::max<double>(result.maxAbsLogit,
+                                          expected->cwiseAbs().maxCoeff());
+    result.tokens += int64_t(window.size());
+  }
+  return result;
+}
+
 namespace {
 /// Samples from softmax(logits / temperature) with a portable generator
 /// (mt19937_64 and our own uniform mapping, so every platform agrees).

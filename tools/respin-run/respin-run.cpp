@@ -3,6 +3,7 @@
 //   respin-run ppl --model m.mlir --text eval.txt --ctx 512
 //   respin-run generate --model m.mlir --prompt "Once" --max-tokens 64
 //   respin-run stats --model m.mlir --text calib.txt --windows 8
+//   respin-run compare --model r.mlir --reference m.mlir --text eval.txt
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,21 +34,31 @@ static cl::SubCommand statsCommand(
     "stats", "Kurtosis and max/RMS of the input of every linear (how heavy "
              "the outliers are that quantization must cope with)");
 
+static cl::SubCommand compareCommand(
+    "compare", "Max |logit difference| / max |logit| of a model against a "
+               "reference on the same windows (exactness of float-preserving "
+               "passes)");
+
 static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
                                       cl::value_desc("m.mlir"), cl::Required,
                                       cl::sub(pplCommand),
                                       cl::sub(generateCommand),
-                                      cl::sub(statsCommand));
+                                      cl::sub(statsCommand),
+                                      cl::sub(compareCommand));
+static cl::opt<std::string> referencePath(
+    "reference", cl::desc("Reference model IR file"),
+    cl::value_desc("m.mlir"), cl::Required, cl::sub(compareCommand));
 static cl::opt<std::string> textPath("text", cl::desc("Text to run"),
                                      cl::value_desc("file"), cl::Required,
                                      cl::sub(pplCommand),
-                                     cl::sub(statsCommand));
+                                     cl::sub(statsCommand),
+                                     cl::sub(compareCommand));
 static cl::opt<int64_t> contextLength(
     "ctx", cl::desc("Window length in tokens (default 512)"), cl::init(512),
-    cl::sub(pplCommand), cl::sub(statsCommand));
+    cl::sub(pplCommand), cl::sub(statsCommand), cl::sub(compareCommand));
 static cl::opt<int64_t> statsWindows(
     "windows", cl::desc("Windows to run (default 8)"), cl::init(8),
-    cl::sub(statsCommand));
+    cl::sub(statsCommand), cl::sub(compareCommand));
 static cl::opt<int64_t> maxWindows(
     "max-windows", cl::desc("Score only the first N windows (0: all)"),
     cl::init(0), cl::sub(pplCommand));
@@ -210,6 +221,35 @@ static int runStats() {
   return 0;
 }
 
+static int runCompare() {
+  if (contextLength < 2 || statsWindows < 1)
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--ctx must be at least 2 and --windows at least 1"));
+  auto model = loadModel();
+  if (!model)
+    return fail(model.takeError());
+  auto reference = respin::loadModelFile(referencePath);
+  if (!reference)
+    return fail(reference.takeError());
+  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!text)
+    return fail(llvm::createStringError(text.getError(), "%s: %s",
+                                        textPath.c_str(),
+                                        text.getError().message().c_str()));
+  auto comparison =
+      respin::compareLogits(**model, **reference, (*text)->getBuffer(),
+                            contextLength, statsWindows);
+  if (!comparison)
+    return fail(comparison.takeError());
+  llvm::outs() << llvm::formatv(
+      "max |logit difference| / max |logit| = {0:e3} ({1:e3} / {2:F3}) over "
+      "{3} tokens\n",
+      comparison->relative(), comparison->maxAbsDifference,
+      comparison->maxAbsLogit, comparison->tokens);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(
@@ -221,7 +261,9 @@ int main(int argc, char **argv) {
     return runGenerate();
   if (statsCommand)
     return runStats();
-  llvm::errs() << "respin-run: give a subcommand: ppl, generate or stats (see "
+  if (compareCommand)
+    return runCompare();
+  llvm::errs() << "respin-run: give a subcommand: ppl, generate, stats or compare (see "
                   "--help)\n";
   return 1;
 }

@@ -44,6 +44,22 @@ llvm::Expected<PerplexityResult>
 evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
                    const PerplexityOptions &options);
 
+/// How far apart the logits of two models are on the same windows.
+struct LogitComparison {
+  int64_t tokens = 0;
+  double maxAbsDifference = 0; ///< max |a - b|
+  double maxAbsLogit = 0;      ///< max |a|
+  double relative() const {
+    return maxAbsLogit > 0 ? maxAbsDifference / maxAbsLogit : 0;
+  }
+};
+
+/// Runs the first `windows` protocol windows of `text` through both models
+/// (which must share a tokenizer) and compares their logits.
+llvm::Expected<LogitComparison>
+compareLogits(const LoadedModel &model, const LoadedModel &reference,
+              llvm::StringRef text, int64_t contextLength, int64_t windows);
+
 struct GenerateOptions {
   int64_t maxTokens = 64;
   double temperature = 0.0; ///< 0: greedy

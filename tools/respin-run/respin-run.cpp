@@ -97,6 +97,24 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
   return model;
 }
 
+/// The --text file.
+static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> readText() {
+  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!text)
+    return llvm::createStringError(text.getError(), "%s: %s",
+                                   textPath.c_str(),
+                                   text.getError().message().c_str());
+  return std::move(*text);
+}
+
+static llvm::Error checkWindowOptions() {
+  if (contextLength < 2 || statsWindows < 1)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--ctx must be at least 2 and --windows at least 1");
+  return llvm::Error::success();
+}
+
 static int runPerplexity() {
   if (contextLength < 2)
     return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -105,11 +123,9 @@ static int runPerplexity() {
   auto model = loadModel();
   if (!model)
     return fail(model.takeError());
-  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  auto text = readText();
   if (!text)
-    return fail(llvm::createStringError(text.getError(), "%s: %s",
-                                        textPath.c_str(),
-                                        text.getError().message().c_str()));
+    return fail(text.takeError());
   respin::PerplexityOptions options;
   options.contextLength = contextLength;
   options.maxWindows = maxWindows;
@@ -185,18 +201,14 @@ static int runGenerate() {
 }
 
 static int runStats() {
-  if (contextLength < 2 || statsWindows < 1)
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "--ctx must be at least 2 and --windows at least 1"));
+  if (llvm::Error error = checkWindowOptions())
+    return fail(std::move(error));
   auto model = loadModel();
   if (!model)
     return fail(model.takeError());
-  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  auto text = readText();
   if (!text)
-    return fail(llvm::createStringError(text.getError(), "%s: %s",
-                                        textPath.c_str(),
-                                        text.getError().message().c_str()));
+    return fail(text.takeError());
   auto stats = respin::measureLinearInputs(**model, (*text)->getBuffer(),
                                            contextLength, statsWindows);
   if (!stats)
@@ -222,21 +234,17 @@ static int runStats() {
 }
 
 static int runCompare() {
-  if (contextLength < 2 || statsWindows < 1)
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "--ctx must be at least 2 and --windows at least 1"));
+  if (llvm::Error error = checkWindowOptions())
+    return fail(std::move(error));
   auto model = loadModel();
   if (!model)
     return fail(model.takeError());
   auto reference = respin::loadModelFile(referencePath);
   if (!reference)
     return fail(reference.takeError());
-  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  auto text = readText();
   if (!text)
-    return fail(llvm::createStringError(text.getError(), "%s: %s",
-                                        textPath.c_str(),
-                                        text.getError().message().c_str()));
+    return fail(text.takeError());
   auto comparison =
       respin::compareLogits(**model, **reference, (*text)->getBuffer(),
                             contextLength, statsWindows);

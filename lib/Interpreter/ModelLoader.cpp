@@ -169,16 +169,16 @@ private:
     for (size_t i = 0; i < codes->size(); ++i)
       if ((*codes)[i] < lo || (*codes)[i] > hi)
         return op.emitOpError()
-               << "code " << int64_t((*codes)[i]) << " of " << name(op.getCodes())
-               << " at [" << i / cols << ", " << i % cols
+               << "code " << int64_t((*codes)[i]) << " of "
+               << name(op.getCodes()) << " at [" << i / cols << ", " << i % cols
                << "] is outside the " << bits << "-bit range [" << lo << ", "
                << hi << "]";
     for (size_t i = 0; i < scales->size(); ++i)
       if (!std::isfinite((*scales)[i]) || (*scales)[i] < 0.0)
         return op.emitOpError()
-               << "scale " << shortNumber((*scales)[i]) << " of " << name(op.getScales())
-               << " at [" << i / groups << ", " << i % groups
-               << "] must be finite and non-negative";
+               << "scale " << shortNumber((*scales)[i]) << " of "
+               << name(op.getScales()) << " at [" << i / groups << ", "
+               << i % groups << "] must be finite and non-negative";
     for (size_t i = 0; i < zeros.size(); ++i)
       if (zeros[i] < lo || zeros[i] > hi)
         return op.emitOpError()

@@ -22,8 +22,7 @@ namespace respin::quant {
 
 namespace {
 llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 using RowMajorMatrixXf =
@@ -45,8 +44,8 @@ bool inverseCholesky(const Eigen::MatrixXd &hessian, double lambda,
   Eigen::LLT<Eigen::MatrixXd> factor(damped);
   if (factor.info() != Eigen::Success)
     return false;
-  Eigen::MatrixXd inverse = factor.solve(
-      Eigen::MatrixXd::Identity(hessian.rows(), hessian.cols()));
+  Eigen::MatrixXd inverse =
+      factor.solve(Eigen::MatrixXd::Identity(hessian.rows(), hessian.cols()));
   Eigen::LLT<Eigen::MatrixXd> inverseFactor(inverse);
   if (inverseFactor.info() != Eigen::Success)
     return false;
@@ -80,10 +79,9 @@ double proxyError(const Eigen::MatrixXd &weight,
                   const QuantizedWeight &quantized,
                   const Eigen::MatrixXd &hessian) {
   std::vector<float> values = quantized.dequantize();
-  Eigen::MatrixXd q =
-      Eigen::Map<const RowMajorMatrixXf>(values.data(), quantized.rows,
-                                         quantized.cols)
-          .cast<double>();
+  Eigen::MatrixXd q = Eigen::Map<const RowMajorMatrixXf>(
+                          values.data(), quantized.rows, quantized.cols)
+                          .cast<double>();
   Eigen::MatrixXd delta = weight - q;
   return (delta * hessian).cwiseProduct(delta).sum() / double(weight.rows());
 }
@@ -128,9 +126,8 @@ quantizeGPTQ(llvm::StringRef what, const Eigen::MatrixXd &weight,
   std::vector<int64_t> perm(cols);
   std::iota(perm.begin(), perm.end(), 0);
   if (options.actOrder)
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
-      return h(a, a) > h(b, b);
-    });
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
   Eigen::MatrixXd hp(cols, cols);
   for (int64_t i = 0; i < cols; ++i)
     for (int64_t j = 0; j < cols; ++j)
@@ -139,12 +136,11 @@ quantizeGPTQ(llvm::StringRef what, const Eigen::MatrixXd &weight,
   double meanDiag = hp.diagonal().mean();
   Eigen::MatrixXd upper;
   bool factored = false;
-  for (int attempt = 0; attempt <= kMaxDampingRetries && !factored;
-       ++attempt) {
+  for (int attempt = 0; attempt <= kMaxDampingRetries && !factored; ++attempt) {
     // A zero ratio gets no second chance at zero: retries start at 1%.
     double base = options.dampRatio > 0.0 ? options.dampRatio : 0.001;
-    double ratio = attempt == 0 ? options.dampRatio
-                                : base * std::pow(10.0, attempt);
+    double ratio =
+        attempt == 0 ? options.dampRatio : base * std::pow(10.0, attempt);
     report.dampRatioUsed = ratio;
     report.dampingRetries = attempt;
     factored = inverseCholesky(hp, ratio * meanDiag, upper);

@@ -21,8 +21,7 @@ namespace {
 inline float rne(float v) { return std::nearbyint(v); }
 
 llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 void minMax(llvm::ArrayRef<float> values, float &minV, float &maxV) {
@@ -89,8 +88,9 @@ llvm::Error checkSpec(const WeightQuantSpec &spec, int64_t cols,
     return makeError(what + ": weight bits must be in [2, 8], got " +
                      llvm::Twine(spec.bits));
   if (spec.groupSize < 0)
-    return makeError(what + ": group size must be 0 (per channel) or "
-                            "positive, got " +
+    return makeError(what +
+                     ": group size must be 0 (per channel) or "
+                     "positive, got " +
                      llvm::Twine(spec.groupSize));
   if (spec.groupSize > 0 && cols % spec.groupSize != 0)
     return makeError(what + ": group size " + llvm::Twine(spec.groupSize) +
@@ -184,8 +184,8 @@ llvm::Expected<QuantizedWeight> quantizeRTN(llvm::StringRef what,
   if (spec.symmetric) {
     // The runtime's own weight rounding, so codes agree by construction.
     respin_rt_status status = respin_rt_quantize_weights(
-        w.data(), cols, rows, cols, spec.bits, spec.groupSize,
-        q.scales.data(), q.codes.data(), cols);
+        w.data(), cols, rows, cols, spec.bits, spec.groupSize, q.scales.data(),
+        q.codes.data(), cols);
     if (status != RESPIN_RT_OK)
       return makeError(what + ": " + respin_rt_last_error());
     return q;

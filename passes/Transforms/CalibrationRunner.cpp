@@ -23,10 +23,11 @@ namespace {
 constexpr int64_t kSlots = 8;
 } // namespace
 
-FailureOr<CalibrationWindows>
-mlir::tfm::loadCalibrationWindows(ModuleOp module, StringRef file,
-                                  int64_t count, int64_t length,
-                                  uint64_t seed) {
+FailureOr<CalibrationWindows> mlir::tfm::loadCalibrationWindows(ModuleOp module,
+                                                                StringRef file,
+                                                                int64_t count,
+                                                                int64_t length,
+                                                                uint64_t seed) {
   if (failed(loadParameters(module)))
     return failure();
   const respin::TokenizerData *data =
@@ -43,13 +44,13 @@ mlir::tfm::loadCalibrationWindows(ModuleOp module, StringRef file,
                               << "': " << text.getError().message();
   auto tokens = respin::tokenizeStories(**tokenizer, (*text)->getBuffer());
   if (!tokens)
-    return module.emitError() << file << ": "
-                              << llvm::toString(tokens.takeError());
-  auto windows = respin::quant::sampleCalibrationWindows(*tokens, count,
-                                                         length, seed);
+    return module.emitError()
+           << file << ": " << llvm::toString(tokens.takeError());
+  auto windows =
+      respin::quant::sampleCalibrationWindows(*tokens, count, length, seed);
   if (!windows)
-    return module.emitError() << file << ": "
-                              << llvm::toString(windows.takeError());
+    return module.emitError()
+           << file << ": " << llvm::toString(windows.takeError());
   return std::move(*windows);
 }
 

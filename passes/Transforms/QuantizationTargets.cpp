@@ -117,12 +117,12 @@ SmallVector<LinearTarget> mlir::tfm::classifyLinears(func::FuncOp func) {
       target.layer = attentionIndex.lookup(target.attention);
     target.name = weightName(target.op.getWeight());
     if (target.name.empty())
-      target.name = target.layer >= 0
-                        ? ("layers." + llvm::Twine(target.layer) + "." +
-                           linearRoleName(target.role))
-                              .str()
-                        : ("the " + linearRoleName(target.role) + " linear")
-                              .str();
+      target.name =
+          target.layer >= 0
+              ? ("layers." + llvm::Twine(target.layer) + "." +
+                 linearRoleName(target.role))
+                    .str()
+              : ("the " + linearRoleName(target.role) + " linear").str();
   }
   return targets;
 }
@@ -131,8 +131,8 @@ FailureOr<SmallVector<LinearRole>>
 mlir::tfm::parseLinearRoles(StringRef list, StringRef option,
                             Operation *anchor) {
   static const LinearRole decoder[] = {
-      LinearRole::Query, LinearRole::Key,  LinearRole::Value, LinearRole::Output,
-      LinearRole::Gate,  LinearRole::Up,   LinearRole::Down};
+      LinearRole::Query, LinearRole::Key, LinearRole::Value, LinearRole::Output,
+      LinearRole::Gate,  LinearRole::Up,  LinearRole::Down};
   SmallVector<LinearRole> roles;
   SmallVector<StringRef> entries;
   list.split(entries, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
@@ -143,10 +143,10 @@ mlir::tfm::parseLinearRoles(StringRef list, StringRef option,
       continue;
     }
     bool found = false;
-    for (LinearRole role : {LinearRole::Query, LinearRole::Key,
-                            LinearRole::Value, LinearRole::Output,
-                            LinearRole::Gate, LinearRole::Up, LinearRole::Down,
-                            LinearRole::LMHead})
+    for (LinearRole role :
+         {LinearRole::Query, LinearRole::Key, LinearRole::Value,
+          LinearRole::Output, LinearRole::Gate, LinearRole::Up,
+          LinearRole::Down, LinearRole::LMHead})
       if (entry == linearRoleName(role)) {
         roles.push_back(role);
         found = true;

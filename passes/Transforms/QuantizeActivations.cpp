@@ -48,8 +48,8 @@ LogicalResult checkBits(Operation *anchor, StringRef option, int bits) {
 LogicalResult checkClip(Operation *anchor, StringRef option, double clip) {
   if (clip > 0.0 && clip <= 1.0)
     return success();
-  return anchor->emitError() << option << "=" << number(clip)
-                             << " is not a clip ratio in (0, 1]";
+  return anchor->emitError()
+         << option << "=" << number(clip) << " is not a clip ratio in (0, 1]";
 }
 
 struct QuantizeActivationsPass
@@ -121,8 +121,7 @@ struct QuantizeActivationsPass
         return target.op.emitError()
                << "group-size " << group << " does not divide the " << width
                << " input features of " << target.name;
-      Value &quantizer =
-          quantizers[{input.getAsOpaquePointer(), group}];
+      Value &quantizer = quantizers[{input.getAsOpaquePointer(), group}];
       if (!quantizer)
         quantizer = createQuantizer(input, bits, symmetric, clip, group);
       target.op.getInputMutable().assign(quantizer);

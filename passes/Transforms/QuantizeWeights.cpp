@@ -57,8 +57,8 @@ Value createTensor(OpBuilder &builder, Location loc, bool asParameter,
                    StringRef name, ArrayRef<int64_t> shape,
                    ArrayRef<int8_t> bytes, ArrayRef<float> floats) {
   bool isInt = floats.empty();
-  Type element = isInt ? Type(builder.getIntegerType(8))
-                       : Type(builder.getF32Type());
+  Type element =
+      isInt ? Type(builder.getIntegerType(8)) : Type(builder.getF32Type());
   auto type = RankedTensorType::get(shape, element);
   if (!asParameter) {
     if (isInt)
@@ -123,8 +123,8 @@ struct QuantizeWeightsPass
                        !(clipMaxShrink < 1.0) || !(clipNorm > 0.0)))
       return fail() << "clip-search needs clip-grid >= 1, 0 < clip-max-shrink "
                        "< 1 and clip-norm > 0 (got "
-                    << int(clipGrid) << ", " << number(clipMaxShrink) << ", " << number(clipNorm)
-                    << ")";
+                    << int(clipGrid) << ", " << number(clipMaxShrink) << ", "
+                    << number(clipNorm) << ")";
     bool gptq = method == "gptq";
     if (!gptq) {
       if (!calibFile.empty())
@@ -139,11 +139,13 @@ struct QuantizeWeightsPass
     if (!(damp >= 0.0))
       return fail() << "damp=" << number(damp) << " must be >= 0";
     if (blockSize < 1)
-      return fail() << "block-size=" << int64_t(blockSize) << " must be positive";
+      return fail() << "block-size=" << int64_t(blockSize)
+                    << " must be positive";
     if (calibSamples < 1 || calibSeqLen < 2)
       return fail() << "calibration needs calib-samples >= 1 and "
                        "calib-seq-len >= 2 (got "
-                    << int64_t(calibSamples) << ", " << int64_t(calibSeqLen) << ")";
+                    << int64_t(calibSamples) << ", " << int64_t(calibSeqLen)
+                    << ")";
     return success();
   }
 
@@ -165,8 +167,8 @@ struct QuantizeWeightsPass
   }
 
   /// The selected linears, checked before any weight changes.
-  FailureOr<SmallVector<LinearTarget>> selectTargets(func::FuncOp func,
-                                                     ArrayRef<LinearRole> roles) {
+  FailureOr<SmallVector<LinearTarget>>
+  selectTargets(func::FuncOp func, ArrayRef<LinearRole> roles) {
     SmallVector<LinearTarget> selected;
     for (const LinearTarget &target : classifyLinears(func)) {
       if (!llvm::is_contained(roles, target.role))
@@ -266,8 +268,8 @@ struct QuantizeWeightsPass
     if (failed(weight))
       return failure();
     quant::GPTQReport result;
-    auto quantized = quant::quantizeGPTQ(target.name, *weight, hessian,
-                                         spec(), options, &result);
+    auto quantized = quant::quantizeGPTQ(target.name, *weight, hessian, spec(),
+                                         options, &result);
     if (!quantized)
       return target.op.emitError() << llvm::toString(quantized.takeError());
     if (result.fellBackToRTN)
@@ -353,8 +355,8 @@ struct QuantizeWeightsPass
                              {"tokens", calibrationTokens}};
     }
     llvm::json::Value value(std::move(root));
-    if (llvm::Error error = respin::writeFileAtomically(
-            report, [&](llvm::raw_ostream &os) {
+    if (llvm::Error error =
+            respin::writeFileAtomically(report, [&](llvm::raw_ostream &os) {
               os << llvm::formatv("{0:2}", value) << "\n";
             }))
       return getOperation().emitError() << llvm::toString(std::move(error));

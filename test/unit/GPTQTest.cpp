@@ -98,8 +98,8 @@ TEST(GPTQ, IdentityHessianIsRoundToNearest) {
     GPTQOptions options;
     options.blockSize = 5; // blocks that do not divide the width
     auto gptq = quantizeGPTQ("w", w, h, spec(4, group), options);
-    auto rtn = quantizeRTN("w", toFloat(w), 6, 32, spec(4, group),
-                           options.clip);
+    auto rtn =
+        quantizeRTN("w", toFloat(w), 6, 32, spec(4, group), options.clip);
     ASSERT_TRUE(gptq && rtn);
     EXPECT_EQ(gptq->codes, rtn->codes);
     EXPECT_EQ(gptq->scales, rtn->scales);
@@ -130,9 +130,9 @@ TEST(GPTQ, BeatsRoundToNearestOnCorrelatedInputs) {
     auto rtn = quantizeRTN("w", toFloat(w), rows, cols,
                            spec(c.bits, c.group, c.sym), options.clip);
     ASSERT_TRUE(bool(rtn));
-    SCOPED_TRACE(testing::Message() << "bits " << c.bits << " group " << c.group
-                                    << " sym " << c.sym << " act-order "
-                                    << c.actOrder);
+    SCOPED_TRACE(testing::Message()
+                 << "bits " << c.bits << " group " << c.group << " sym "
+                 << c.sym << " act-order " << c.actOrder);
     EXPECT_FALSE(report.fellBackToRTN);
     EXPECT_EQ(report.deadColumns, 0);
     // The proxy is exactly the calibration output error / tokens * 2.

@@ -96,8 +96,9 @@ TEST(QuantizedStories260K, W8A8KV8PerplexityWithinOnePercentOfFloat) {
   ASSERT_TRUE(model);
   std::string text = readText("text/tinystories-eval.txt");
   double fp32 = perplexity(*model, text);
-  ASSERT_TRUE(runPipeline(*model, "tfm-quantize-weights{bits=8},"
-                                  "tfm-quantize-activations{bits=8 kv-bits=8}"));
+  ASSERT_TRUE(runPipeline(*model,
+                          "tfm-quantize-weights{bits=8},"
+                          "tfm-quantize-activations{bits=8 kv-bits=8}"));
   double w8a8 = perplexity(*model, text);
   // The acceptance bound. 8-bit RTN on this model costs about 0.2%.
   EXPECT_LT(std::abs(w8a8 - fp32) / fp32, 0.01) << fp32 << " vs " << w8a8;
@@ -146,8 +147,7 @@ TEST(QuantizedStories260K, GPTQLowersRealLayerOutputErrorBelowRTN) {
       // Output error on the held-out inputs: 2/n ||X (W - Q)^T||^2 / rows.
       double errGPTQ = quant::proxyError(*weight, *gptq, hHeld->hessian());
       double errRTN = quant::proxyError(*weight, *rtn, hHeld->hessian());
-      EXPECT_LT(errGPTQ, errRTN)
-          << target.name << " at " << bits << " bits";
+      EXPECT_LT(errGPTQ, errRTN) << target.name << " at " << bits << " bits";
       ++checked;
     }
   }
@@ -174,10 +174,11 @@ TEST(QuantizedStories260K, GPTQPassBeatsRTNPerplexity) {
 TEST(QuantizedStories260K, KVCacheDecodingMatchesFullSequence) {
   auto model = loadStories();
   ASSERT_TRUE(model);
-  ASSERT_TRUE(runPipeline(*model, "tfm-quantize-weights{bits=4},"
-                                  "tfm-quantize-activations{bits=4 kv-bits=4}"));
-  auto tokens = tokenizeStories(*model->tokenizer,
-                                readText("text/tinystories-eval.txt"));
+  ASSERT_TRUE(runPipeline(*model,
+                          "tfm-quantize-weights{bits=4},"
+                          "tfm-quantize-activations{bits=4 kv-bits=4}"));
+  auto tokens =
+      tokenizeStories(*model->tokenizer, readText("text/tinystories-eval.txt"));
   ASSERT_TRUE(bool(tokens));
   tokens->resize(48);
   exec::Session full(model->program), stepwise(model->program);
@@ -190,9 +191,9 @@ TEST(QuantizedStories260K, KVCacheDecodingMatchesFullSequence) {
   for (size_t t = 0; t < tokens->size(); ++t) {
     auto one = stepwise.forward({(*tokens)[t]});
     ASSERT_TRUE(bool(one));
-    worst = std::max<double>(
-        worst, (all->row(t) - one->row(0)).cwiseAbs().maxCoeff() /
-                   all->row(t).cwiseAbs().maxCoeff());
+    worst = std::max<double>(worst,
+                             (all->row(t) - one->row(0)).cwiseAbs().maxCoeff() /
+                                 all->row(t).cwiseAbs().maxCoeff());
   }
   // A summation-order difference that flips one activation code moves
   // the logits by about one code step (1/15 of a row's range at 4 bits)
@@ -239,13 +240,13 @@ TEST(QuantizedExecutor, LoaderRefusesCodesOutsideTheirRange) {
   exec::Session session(*program);
   auto logits = session.forward({0});
   ASSERT_TRUE(bool(logits));
-  EXPECT_EQ((*logits)(0, 0), -0.5f);  // (-8 + 7) * 0.5
-  EXPECT_EQ((*logits)(0, 1), 0.75f);  // (1 + 2) * 0.25
+  EXPECT_EQ((*logits)(0, 0), -0.5f); // (-8 + 7) * 0.5
+  EXPECT_EQ((*logits)(0, 1), 0.75f); // (1 + 2) * 0.25
 
   auto bad = parse("[[-8, 9], [1, 2]]", "[[0.5], [0.25]]");
   ASSERT_TRUE(bad);
-  EXPECT_TRUE(mlir::failed(
-      buildProgram(*bad->getOps<mlir::func::FuncOp>().begin())));
+  EXPECT_TRUE(
+      mlir::failed(buildProgram(*bad->getOps<mlir::func::FuncOp>().begin())));
   EXPECT_EQ(message, "'tfm.dequantize' op code 9 of <constant> at [0, 1] is "
                      "outside the 4-bit range [-8, 7]");
   auto negative = parse("[[-8, 7], [1, 2]]", "[[0.5], [-0.25]]");

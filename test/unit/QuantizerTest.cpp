@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "respin/Quantization/Calibration.h"
 #include "respin/Quantization/Quantizer.h"
+#include "respin/Quantization/Calibration.h"
 #include "respin/Runtime/respin_rt.h"
 
 #include <gtest/gtest.h>
@@ -163,8 +163,7 @@ TEST(WeightQuantizer, NaNAndInfAreRejectedNamingTheElement) {
   std::vector<float> w = {1, 2, 3, std::numeric_limits<float>::quiet_NaN()};
   auto q = quantizeRTN("layers.0.q", w, 2, 2, weightSpec(4), ClipSearch());
   ASSERT_FALSE(bool(q));
-  EXPECT_EQ(errorText(q),
-            "layers.0.q: element [1, 1] is NaN; cannot quantize");
+  EXPECT_EQ(errorText(q), "layers.0.q: element [1, 1] is NaN; cannot quantize");
   w[3] = 1;
   w[0] = -std::numeric_limits<float>::infinity();
   auto inf = quantizeRTN("w", w, 2, 2, weightSpec(4), ClipSearch());
@@ -211,8 +210,7 @@ TEST(WeightQuantizer, SymmetricCodesMatchRuntimeWeightQuantizer) {
       ASSERT_TRUE(bool(q)) << errorText(q);
       std::vector<int8_t> runtime(n * k);
       ASSERT_EQ(respin_rt_quantize_weights(w.data(), k, n, k, bits, group,
-                                           q->scales.data(), runtime.data(),
-                                           k),
+                                           q->scales.data(), runtime.data(), k),
                 RESPIN_RT_OK);
       EXPECT_EQ(q->codes, runtime) << "bits " << bits << " group " << group;
       // The scalar rule (used by GPTQ) agrees value by value.
@@ -232,15 +230,16 @@ TEST(WeightQuantizer, AsymmetricCodesMatchRuntimeActivationQuantizer) {
     for (int64_t group : {int64_t(0), int64_t(16)}) {
       const int64_t n = 9, k = 48;
       std::vector<float> w = adversarialValues(n * k, 200 + bits);
-      auto q = quantizeRTN("w", w, n, k, weightSpec(bits, group == 0 ? 0 : group, false),
+      auto q = quantizeRTN("w", w, n, k,
+                           weightSpec(bits, group == 0 ? 0 : group, false),
                            noClip());
       ASSERT_TRUE(bool(q)) << errorText(q);
       int64_t groups = group == 0 ? 1 : k / group;
       std::vector<uint8_t> codes(n * k);
       std::vector<float> scales(n * groups);
       std::vector<int32_t> zeros(n * groups);
-      ASSERT_EQ(respin_rt_quantize_rows(w.data(), k, n, k, bits, 0, 1.0f,
-                                        group, codes.data(), k, scales.data(),
+      ASSERT_EQ(respin_rt_quantize_rows(w.data(), k, n, k, bits, 0, 1.0f, group,
+                                        codes.data(), k, scales.data(),
                                         zeros.data()),
                 RESPIN_RT_OK);
       int32_t offset = 1 << (bits - 1);
@@ -335,8 +334,8 @@ TEST(ActivationQuantizer, FakeQuantLinearMatchesRuntimeQLinear) {
                                        packed.size()),
                 RESPIN_RT_OK);
       std::vector<float> y(m * n);
-      ASSERT_EQ(respin_rt_qlinear(packed.data(), packed.size(), m, xq.data(),
-                                  k, xs.data(), xz.data(), 0, y.data(), n, 0),
+      ASSERT_EQ(respin_rt_qlinear(packed.data(), packed.size(), m, xq.data(), k,
+                                  xs.data(), xz.data(), 0, y.data(), n, 0),
                 RESPIN_RT_OK)
           << respin_rt_last_error();
       // Executor: fake quant, dequantized weights, float dot products.

@@ -80,8 +80,8 @@ LogicalResult DequantizeOp::verify() {
   if (scales.getDimSize(0) != channels || scales.getDimSize(1) != groups)
     return emitOpError() << "scales must be [" << channels << ", " << groups
                          << "] (" << channels << " channels x " << groups
-                         << (groups == 1 ? " group" : " groups")
-                         << "), got " << shapeString(scales);
+                         << (groups == 1 ? " group" : " groups") << "), got "
+                         << shapeString(scales);
   if (Value zeros = getZeroPoints()) {
     auto zeroType = cast<RankedTensorType>(zeros.getType());
     if (zeroType.getShape() != scales.getShape())

@@ -78,9 +78,9 @@ struct QuantizedWeight {
   int64_t rows = 0, cols = 0;
   int64_t groupSize = 0; ///< as given (0: per channel)
   bool symmetric = true;
-  std::vector<int8_t> codes;  ///< [rows][cols]
-  std::vector<float> scales;  ///< [rows][numGroups()]
-  std::vector<int8_t> zeros;  ///< [rows][numGroups()]; empty when symmetric
+  std::vector<int8_t> codes; ///< [rows][cols]
+  std::vector<float> scales; ///< [rows][numGroups()]
+  std::vector<int8_t> zeros; ///< [rows][numGroups()]; empty when symmetric
 
   int64_t groupWidth() const { return groupSize == 0 ? cols : groupSize; }
   int64_t numGroups() const { return cols / groupWidth(); }

@@ -25,11 +25,9 @@ using CalibrationWindows = std::vector<std::vector<int32_t>>;
 /// Tokenizes `file` with the module's tokenizer (stories separated by
 /// <|endoftext|>, each with BOS, as for perplexity) and draws `count` windows
 /// of `length` tokens (seeded). Errors are emitted on `module`.
-FailureOr<CalibrationWindows> loadCalibrationWindows(ModuleOp module,
-                                                     StringRef file,
-                                                     int64_t count,
-                                                     int64_t length,
-                                                     uint64_t seed);
+FailureOr<CalibrationWindows>
+loadCalibrationWindows(ModuleOp module, StringRef file, int64_t count,
+                       int64_t length, uint64_t seed);
 
 /// Accumulates X^T X of the rows that `linear` reads over all windows (each
 /// window a fresh sequence). Deterministic for any thread count: windows are

@@ -23,8 +23,17 @@
 
 namespace mlir::tfm {
 
-enum class LinearRole { Query, Key, Value, Output, Gate, Up, Down, LMHead,
-                        Unknown };
+enum class LinearRole {
+  Query,
+  Key,
+  Value,
+  Output,
+  Gate,
+  Up,
+  Down,
+  LMHead,
+  Unknown
+};
 
 /// "q", "k", "v", "o", "gate", "up", "down", "lm_head", "unknown".
 StringRef linearRoleName(LinearRole role);
@@ -45,9 +54,8 @@ SmallVector<LinearTarget> classifyLinears(func::FuncOp func);
 /// The roles named by a comma-separated list such as "q,k,v,o,gate,up,down"
 /// (also "all-decoder" for those seven, and "lm_head"); errors on `anchor`
 /// name the option `option` and the bad entry.
-FailureOr<SmallVector<LinearRole>> parseLinearRoles(StringRef list,
-                                                    StringRef option,
-                                                    Operation *anchor);
+FailureOr<SmallVector<LinearRole>>
+parseLinearRoles(StringRef list, StringRef option, Operation *anchor);
 
 } // namespace mlir::tfm
 

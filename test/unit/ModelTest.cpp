@@ -8,16 +8,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "respin/Executor/Session.h"
-#include "respin/Formats/GGUF.h"
+#include "StoriesTestSupport.h"
+
 #include "respin/Formats/HFCheckpoint.h"
 #include "respin/Formats/Llama2c.h"
 #include "respin/Formats/Safetensors.h"
-#include "respin/Interpreter/Evaluation.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -26,54 +24,12 @@
 #include <random>
 
 using namespace respin;
+using namespace respin::testing;
 
 namespace {
 
-std::string dataPath(llvm::StringRef relative) {
-  return (llvm::Twine(RESPIN_DATA_DIR) + "/" + relative).str();
-}
-
-std::unique_ptr<LoadedModel> load(llvm::Expected<Checkpoint> checkpoint) {
-  if (!checkpoint) {
-    ADD_FAILURE() << llvm::toString(checkpoint.takeError());
-    return nullptr;
-  }
-  auto model = loadModelFromCheckpoint(std::move(*checkpoint));
-  if (!model) {
-    ADD_FAILURE() << llvm::toString(model.takeError());
-    return nullptr;
-  }
-  return std::move(*model);
-}
-
-std::unique_ptr<LoadedModel> loadGGUF() {
-  return load(loadGGUFCheckpoint(dataPath("models/stories260K.gguf")));
-}
-
-/// The first `count` tokens of the evaluation text under the protocol.
-std::vector<int32_t> evalTokens(const LoadedModel &model, size_t count) {
-  auto text = llvm::MemoryBuffer::getFile(dataPath("text/tinystories-eval.txt"));
-  EXPECT_TRUE(bool(text));
-  auto tokens = tokenizeStories(*model.tokenizer, (*text)->getBuffer());
-  EXPECT_TRUE(bool(tokens));
-  tokens->resize(std::min(count, tokens->size()));
-  return *tokens;
-}
-
-exec::RowMatrix logitsOf(const LoadedModel &model,
-                         llvm::ArrayRef<int32_t> tokens) {
-  exec::Session session(model.program);
-  auto logits = session.forward(tokens);
-  EXPECT_TRUE(bool(logits)) << llvm::toString(logits.takeError());
-  return *logits;
-}
-
-double relativeDifference(const exec::RowMatrix &a, const exec::RowMatrix &b) {
-  return (a - b).cwiseAbs().maxCoeff() / a.cwiseAbs().maxCoeff();
-}
-
 TEST(Stories260K, GreedySampleFromBOSMatchesPublishedOutput) {
-  auto model = loadGGUF();
+  auto model = loadStories();
   ASSERT_TRUE(model);
   std::string text;
   GenerateOptions options;
@@ -89,8 +45,8 @@ TEST(Stories260K, GreedySampleFromBOSMatchesPublishedOutput) {
 }
 
 TEST(Stories260K, GGUFAndLlama2cImportsGiveIdenticalLogits) {
-  auto gguf = loadGGUF();
-  auto llama2c = load(loadLlama2cCheckpoint(
+  auto gguf = loadStories();
+  auto llama2c = loadModel(loadLlama2cCheckpoint(
       dataPath("models/stories260K.llama2c.bin"),
       dataPath("tokenizers/tok512.bin")));
   ASSERT_TRUE(gguf && llama2c);
@@ -103,7 +59,7 @@ TEST(Stories260K, GGUFAndLlama2cImportsGiveIdenticalLogits) {
 }
 
 TEST(Stories260K, KVCacheDecodingMatchesFullSequence) {
-  auto model = loadGGUF();
+  auto model = loadStories();
   ASSERT_TRUE(model);
   std::vector<int32_t> tokens = evalTokens(*model, 96);
   exec::RowMatrix full = logitsOf(*model, tokens);
@@ -126,13 +82,12 @@ TEST(Stories260K, KVCacheDecodingMatchesFullSequence) {
 }
 
 TEST(Stories260K, PerplexityOnTheEvaluationText) {
-  auto model = loadGGUF();
+  auto model = loadStories();
   ASSERT_TRUE(model);
-  auto text = llvm::MemoryBuffer::getFile(dataPath("text/tinystories-eval.txt"));
-  ASSERT_TRUE(bool(text));
+  std::string text = readDataText("text/tinystories-eval.txt");
   PerplexityOptions options;
   options.threads = 2;
-  auto result = evaluatePerplexity(*model, (*text)->getBuffer(), options);
+  auto result = evaluatePerplexity(*model, text, options);
   ASSERT_TRUE(bool(result)) << llvm::toString(result.takeError());
   // Token counts of the protocol, from an independent implementation.
   EXPECT_EQ(result->stories, 333);
@@ -147,9 +102,9 @@ TEST(Stories260K, PerplexityOnTheEvaluationText) {
   // One thread gives the same number bit for bit.
   options.threads = 1;
   options.maxWindows = 5;
-  auto one = evaluatePerplexity(*model, (*text)->getBuffer(), options);
+  auto one = evaluatePerplexity(*model, text, options);
   options.threads = 2;
-  auto two = evaluatePerplexity(*model, (*text)->getBuffer(), options);
+  auto two = evaluatePerplexity(*model, text, options);
   ASSERT_TRUE(one && two);
   EXPECT_EQ(one->meanNLL, two->meanNLL);
 }
@@ -242,13 +197,13 @@ protected:
 };
 
 TEST_F(HFLayout, LlamaHalfSplitCheckpointReproducesGGUFLogits) {
-  auto gguf = loadGGUF();
+  auto gguf = loadStories();
   ASSERT_TRUE(gguf);
   writeCheckpoint(*gguf->parameters().checkpoint(0), "llama", 0.0f);
   auto hfCheckpoint = loadHFCheckpoint(directory);
   ASSERT_TRUE(bool(hfCheckpoint)) << llvm::toString(hfCheckpoint.takeError());
   EXPECT_EQ(hfCheckpoint->config.ropeLayout, RopeLayout::HalfSplit);
-  auto hf = load(std::move(*hfCheckpoint));
+  auto hf = loadModel(std::move(*hfCheckpoint));
   ASSERT_TRUE(hf);
   std::vector<int32_t> tokens = evalTokens(*gguf, 200);
   // Same math with permuted head dimensions: only the summation order of
@@ -258,7 +213,7 @@ TEST_F(HFLayout, LlamaHalfSplitCheckpointReproducesGGUFLogits) {
 }
 
 TEST_F(HFLayout, Qwen2BiasesAreImportedAndApplied) {
-  auto gguf = loadGGUF();
+  auto gguf = loadStories();
   ASSERT_TRUE(gguf);
   writeCheckpoint(*gguf->parameters().checkpoint(0), "qwen2", 0.5f);
   auto hfCheckpoint = loadHFCheckpoint(directory);
@@ -280,14 +235,14 @@ TEST_F(HFLayout, Qwen2BiasesAreImportedAndApplied) {
     }
     zeroBias.tensors[name] = copy;
   }
-  auto biased = load(std::move(withBias));
+  auto biased = loadModel(std::move(withBias));
   ASSERT_TRUE(biased);
   std::vector<int32_t> tokens = evalTokens(*gguf, 64);
   exec::RowMatrix reference = logitsOf(*gguf, tokens);
   exec::RowMatrix withBiases = logitsOf(*biased, tokens);
   EXPECT_GT(relativeDifference(reference, withBiases), 1e-3);
 
-  auto unbiased = load(std::move(zeroBias));
+  auto unbiased = loadModel(std::move(zeroBias));
   ASSERT_TRUE(unbiased);
   EXPECT_LT(relativeDifference(reference, logitsOf(*unbiased, tokens)), 1e-5);
 }

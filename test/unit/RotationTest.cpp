@@ -8,22 +8,16 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "respin/Executor/Session.h"
-#include "respin/Formats/GGUF.h"
-#include "respin/Formats/Safetensors.h"
-#include "respin/Interpreter/Evaluation.h"
-#include "respin/Numerics/RandomOrthogonal.h"
-#include "respin/Transforms/Passes.h"
+#include "StoriesTestSupport.h"
 
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
+#include "respin/Formats/Safetensors.h"
+#include "respin/Numerics/RandomOrthogonal.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-
-#include <gtest/gtest.h>
 
 using namespace respin;
+using namespace respin::testing;
 
 namespace {
 
@@ -32,65 +26,7 @@ namespace {
 /// original by rounding only: ~1e-6 in practice.
 constexpr double kExactTolerance = 1e-4;
 
-std::string dataPath(llvm::StringRef relative) {
-  return (llvm::Twine(RESPIN_DATA_DIR) + "/" + relative).str();
-}
-
-std::string evalText() {
-  auto text = llvm::MemoryBuffer::getFile(dataPath("text/tinystories-eval.txt"));
-  EXPECT_TRUE(bool(text));
-  return text ? (*text)->getBuffer().str() : std::string();
-}
-
-std::unique_ptr<LoadedModel> loadStories() {
-  auto checkpoint = loadGGUFCheckpoint(dataPath("models/stories260K.gguf"));
-  if (!checkpoint) {
-    ADD_FAILURE() << llvm::toString(checkpoint.takeError());
-    return nullptr;
-  }
-  auto model = loadModelFromCheckpoint(std::move(*checkpoint));
-  if (!model) {
-    ADD_FAILURE() << llvm::toString(model.takeError());
-    return nullptr;
-  }
-  return std::move(*model);
-}
-
-exec::RowMatrix logitsOf(const LoadedModel &model,
-                         llvm::ArrayRef<int32_t> tokens) {
-  exec::Session session(model.program);
-  auto logits = session.forward(tokens);
-  EXPECT_TRUE(bool(logits)) << llvm::toString(logits.takeError());
-  return logits ? *logits : exec::RowMatrix();
-}
-
-double relativeDifference(const exec::RowMatrix &a, const exec::RowMatrix &b) {
-  return (a - b).cwiseAbs().maxCoeff() / a.cwiseAbs().maxCoeff();
-}
-
-/// Runs one textual pass on the model's module and rebuilds its program.
-::testing::AssertionResult runPass(LoadedModel &model, llvm::StringRef pass) {
-  static bool registered = [] {
-    mlir::tfm::registerTfmPasses();
-    return true;
-  }();
-  (void)registered;
-  std::string errors;
-  llvm::raw_string_ostream errorStream(errors);
-  mlir::PassManager pm(model.context.get(), "builtin.module");
-  if (mlir::failed(mlir::parsePassPipeline(pass, pm, errorStream)))
-    return ::testing::AssertionFailure() << "bad pipeline: " << errors;
-  mlir::ScopedDiagnosticHandler handler(
-      model.context.get(), [&](mlir::Diagnostic &diagnostic) {
-        errorStream << diagnostic.str() << "\n";
-        return mlir::success();
-      });
-  if (mlir::failed(pm.run(*model.module)))
-    return ::testing::AssertionFailure() << pass.str() << " failed: " << errors;
-  if (llvm::Error error = rebuildProgram(model))
-    return ::testing::AssertionFailure() << llvm::toString(std::move(error));
-  return ::testing::AssertionSuccess();
-}
+std::string evalText() { return readDataText("text/tinystories-eval.txt"); }
 
 int countOps(LoadedModel &model, llvm::StringRef name) {
   int count = 0;
@@ -98,14 +34,6 @@ int countOps(LoadedModel &model, llvm::StringRef name) {
     count += op->getName().getStringRef() == name;
   });
   return count;
-}
-
-/// Tokens of the first windows of the evaluation text.
-std::vector<int32_t> evalTokens(const LoadedModel &model, size_t count) {
-  auto tokens = tokenizeStories(*model.tokenizer, evalText());
-  EXPECT_TRUE(bool(tokens));
-  tokens->resize(count);
-  return *tokens;
 }
 
 //===----------------------------------------------------------------------===//
@@ -146,7 +74,7 @@ TEST_P(RotationChain, LogitsStayExactAfterEveryPass) {
                      std::to_string(chain.rank) + "}");
   passes.push_back("tfm-fold-rotations");
   for (const std::string &pass : passes) {
-    ASSERT_TRUE(runPass(*model, pass));
+    ASSERT_TRUE(runPipeline(*model, pass));
     EXPECT_LT(relativeDifference(reference, logitsOf(*model, tokens)),
               kExactTolerance)
         << "after " << pass;
@@ -198,7 +126,7 @@ TEST(RotationPerplexity, UnchangedOnTheEvaluationText) {
         "tfm-insert-rotations{mode=per-block init=random-hadamard "
         "online-hadamard=both}",
         "tfm-approximate-residual-rotations{rank=32}", "tfm-fold-rotations"})
-    ASSERT_TRUE(runPass(*model, pass));
+    ASSERT_TRUE(runPipeline(*model, pass));
   auto after = evaluatePerplexity(*model, text, options);
   ASSERT_TRUE(bool(after));
   EXPECT_EQ(after->scoredTokens, before->scoredTokens);
@@ -257,18 +185,18 @@ protected:
     std::vector<int32_t> tokens = evalTokens(*model, 200);
     exec::RowMatrix reference = logitsOf(*model, tokens);
     std::string report = (directory + "/report.json").str();
-    EXPECT_TRUE(runPass(*model, "tfm-fuse-norms"));
-    EXPECT_TRUE(runPass(*model, "tfm-insert-rotations{mode=per-block "
+    EXPECT_TRUE(runPipeline(*model, "tfm-fuse-norms"));
+    EXPECT_TRUE(runPipeline(*model, "tfm-insert-rotations{mode=per-block "
                                 "init=archive rotations=" +
                                     rotations + "}"));
     EXPECT_LT(relativeDifference(reference, logitsOf(*model, tokens)),
               kExactTolerance)
         << "after insert";
     if (rank >= 0)
-      EXPECT_TRUE(runPass(*model,
+      EXPECT_TRUE(runPipeline(*model,
                           "tfm-approximate-residual-rotations{rank=" +
                               std::to_string(rank) + " report=" + report + "}"));
-    EXPECT_TRUE(runPass(*model, "tfm-fold-rotations"));
+    EXPECT_TRUE(runPipeline(*model, "tfm-fold-rotations"));
     exec::RowMatrix result = logitsOf(*model, tokens);
     EXPECT_LT(relativeDifference(reference, result), kExactTolerance)
         << "rank " << rank;

@@ -7,16 +7,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/Checkpoint.h"
+#include "FormatSupport.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 
 using namespace respin;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 //===----------------------------------------------------------------------===//
 // ModelConfig

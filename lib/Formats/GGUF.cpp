@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/GGUF.h"
+#include "FormatSupport.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/bit.h"
@@ -17,10 +18,6 @@
 #include <algorithm>
 
 using namespace respin;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 //===----------------------------------------------------------------------===//
 // GGUFValue
@@ -581,17 +578,6 @@ private:
   const GGUFFile &file;
 };
 } // namespace
-
-/// Assigns `*value` to `out` when present, propagating errors.
-template <typename T, typename U>
-static llvm::Error assignIfPresent(llvm::Expected<std::optional<T>> value,
-                                   U &out) {
-  if (!value)
-    return value.takeError();
-  if (*value)
-    out = **value;
-  return llvm::Error::success();
-}
 
 static llvm::Expected<ModelConfig> readConfig(const GGUFFile &file) {
   MetadataReader meta(file);

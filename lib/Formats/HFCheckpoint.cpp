@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/HFCheckpoint.h"
+#include "FormatSupport.h"
 #include "respin/Formats/Safetensors.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -21,10 +22,6 @@
 
 using namespace respin;
 using json = nlohmann::json;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 static std::string joinPath(llvm::StringRef directory, llvm::StringRef file) {
   llvm::SmallString<256> path(directory);
@@ -139,17 +136,6 @@ private:
   llvm::StringRef source;
 };
 } // namespace
-
-/// Stores the field's value in `out` when present.
-template <typename T, typename U>
-static llvm::Error assignIfPresent(llvm::Expected<std::optional<T>> value,
-                                   U &out) {
-  if (!value)
-    return value.takeError();
-  if (*value)
-    out = **value;
-  return llvm::Error::success();
-}
 
 /// True when model_type names a supported family or `architectures` says the
 /// model is a LlamaForCausalLM under another name.

@@ -10,14 +10,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/Llama2c.h"
+#include "FormatSupport.h"
 
 #include "llvm/Support/Endian.h"
 
 using namespace respin;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 namespace {
 /// The seven int32 header fields, in file order.

@@ -8,16 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/ParameterArchive.h"
+#include "FormatSupport.h"
 #include "respin/Formats/Safetensors.h"
 
 #include <nlohmann/json.hpp>
 
 using namespace respin;
 using json = nlohmann::json;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 static constexpr const char *kFormatKey = "respin.format";
 static constexpr const char *kFormatVersion = "1";

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/Safetensors.h"
+#include "FormatSupport.h"
+#include "respin/Formats/AtomicFile.h"
 
 #include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/Endian.h"
@@ -22,10 +24,6 @@
 
 using namespace respin;
 using json = nlohmann::json;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 //===----------------------------------------------------------------------===//
 // Reader
@@ -367,31 +365,13 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
   if (!header)
     return header.takeError();
 
-  int fd = -1;
-  llvm::SmallString<256> tempPath;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueFile(path + ".tmp.%%%%%%%%", fd, tempPath))
-    return makeError(path + ": cannot create temporary file: " + ec.message());
-
-  llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-  char lengthBytes[8];
-  llvm::support::endian::write64le(lengthBytes, header->size());
-  os.write(lengthBytes, 8);
-  os << *header;
-  for (const Entry &entry : entries)
-    os.write(reinterpret_cast<const char *>(entry.bytes.data()),
-             entry.bytes.size());
-  os.close();
-  if (os.has_error()) {
-    std::string message = os.error().message();
-    os.clear_error(); // Otherwise the stream aborts in its destructor.
-    llvm::sys::fs::remove(tempPath);
-    return makeError(path + ": write failed: " + message);
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tempPath, path)) {
-    llvm::sys::fs::remove(tempPath);
-    return makeError(
-        path + ": cannot rename temporary file into place: " + ec.message());
-  }
-  return llvm::Error::success();
+  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+    char lengthBytes[8];
+    llvm::support::endian::write64le(lengthBytes, header->size());
+    os.write(lengthBytes, 8);
+    os << *header;
+    for (const Entry &entry : entries)
+      os.write(reinterpret_cast<const char *>(entry.bytes.data()),
+               entry.bytes.size());
+  });
 }

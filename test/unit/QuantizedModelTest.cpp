@@ -8,73 +8,18 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "respin/Executor/Session.h"
-#include "respin/Formats/GGUF.h"
-#include "respin/Interpreter/Evaluation.h"
+#include "StoriesTestSupport.h"
+
 #include "respin/Transforms/CalibrationRunner.h"
-#include "respin/Transforms/Passes.h"
 #include "respin/Transforms/QuantizationTargets.h"
 #include "respin/Transforms/WeightAccess.h"
 
 #include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
-#include "llvm/Support/MemoryBuffer.h"
-
-#include <gtest/gtest.h>
 
 using namespace respin;
+using namespace respin::testing;
 
 namespace {
-
-std::string dataPath(llvm::StringRef relative) {
-  return (llvm::Twine(RESPIN_DATA_DIR) + "/" + relative).str();
-}
-
-std::string readText(llvm::StringRef relative) {
-  auto text = llvm::MemoryBuffer::getFile(dataPath(relative));
-  EXPECT_TRUE(bool(text)) << relative.str();
-  return text ? (*text)->getBuffer().str() : std::string();
-}
-
-std::unique_ptr<LoadedModel> loadStories() {
-  auto checkpoint = loadGGUFCheckpoint(dataPath("models/stories260K.gguf"));
-  if (!checkpoint) {
-    ADD_FAILURE() << llvm::toString(checkpoint.takeError());
-    return nullptr;
-  }
-  auto model = loadModelFromCheckpoint(std::move(*checkpoint));
-  if (!model) {
-    ADD_FAILURE() << llvm::toString(model.takeError());
-    return nullptr;
-  }
-  return std::move(*model);
-}
-
-/// Runs a textual pipeline on the model's module and rebuilds its program.
-::testing::AssertionResult runPipeline(LoadedModel &model,
-                                       llvm::StringRef pipeline) {
-  static bool registered = [] {
-    mlir::tfm::registerTfmPasses();
-    return true;
-  }();
-  (void)registered;
-  std::string errors;
-  llvm::raw_string_ostream errorStream(errors);
-  mlir::PassManager pm(model.context.get(), "builtin.module");
-  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, errorStream)))
-    return ::testing::AssertionFailure() << "bad pipeline: " << errors;
-  mlir::ScopedDiagnosticHandler handler(
-      model.context.get(), [&](mlir::Diagnostic &diagnostic) {
-        errorStream << diagnostic.str() << "\n";
-        return mlir::success();
-      });
-  if (mlir::failed(pm.run(*model.module)))
-    return ::testing::AssertionFailure() << pipeline.str() << ": " << errors;
-  if (llvm::Error error = rebuildProgram(model))
-    return ::testing::AssertionFailure() << llvm::toString(std::move(error));
-  return ::testing::AssertionSuccess();
-}
 
 mlir::func::FuncOp forwardOf(LoadedModel &model) {
   return model.module->lookupSymbol<mlir::func::FuncOp>("forward");
@@ -94,7 +39,7 @@ double perplexity(const LoadedModel &model, const std::string &text,
 TEST(QuantizedStories260K, W8A8KV8PerplexityWithinOnePercentOfFloat) {
   auto model = loadStories();
   ASSERT_TRUE(model);
-  std::string text = readText("text/tinystories-eval.txt");
+  std::string text = readDataText("text/tinystories-eval.txt");
   double fp32 = perplexity(*model, text);
   ASSERT_TRUE(runPipeline(*model,
                           "tfm-quantize-weights{bits=8},"
@@ -155,7 +100,7 @@ TEST(QuantizedStories260K, GPTQLowersRealLayerOutputErrorBelowRTN) {
 }
 
 TEST(QuantizedStories260K, GPTQPassBeatsRTNPerplexity) {
-  std::string text = readText("text/tinystories-eval.txt");
+  std::string text = readDataText("text/tinystories-eval.txt");
   std::string calib = dataPath("text/tinystories-calib.txt");
   auto rtnModel = loadStories();
   auto gptqModel = loadStories();
@@ -178,7 +123,7 @@ TEST(QuantizedStories260K, KVCacheDecodingMatchesFullSequence) {
                           "tfm-quantize-weights{bits=4},"
                           "tfm-quantize-activations{bits=4 kv-bits=4}"));
   auto tokens =
-      tokenizeStories(*model->tokenizer, readText("text/tinystories-eval.txt"));
+      tokenizeStories(*model->tokenizer, readDataText("text/tinystories-eval.txt"));
   ASSERT_TRUE(bool(tokens));
   tokens->resize(48);
   exec::Session full(model->program), stepwise(model->program);

@@ -194,6 +194,7 @@ static int runGenerate() {
                        std::chrono::steady_clock::now() - start)
                        .count();
   llvm::outs() << "\n";
+  llvm::outs().flush(); // the statistics line on stderr comes after the text
   llvm::errs() << llvm::formatv("respin-run: {0} tokens, {1:F1} tokens/s\n",
                                 tokens->size(),
                                 tokens->size() / std::max(seconds, 1e-9));

@@ -5,6 +5,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <cstdio>
+
 using namespace mlir;
 using namespace mlir::tfm;
 
@@ -160,4 +162,10 @@ mlir::tfm::parseLinearRoles(StringRef list, StringRef option,
   if (roles.empty())
     return anchor->emitError() << option << "= names no linear";
   return roles;
+}
+
+std::string mlir::tfm::formatOptionNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
 }

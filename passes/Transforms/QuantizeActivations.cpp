@@ -27,14 +27,6 @@ using namespace mlir::tfm;
 
 namespace {
 
-constexpr int kOffBits = 16;
-
-/// Option values as typed ("0.5", not MLIR's "5.000000e-01").
-std::string number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
 
 /// Bits option check shared by `bits` and `kv-bits`.
 LogicalResult checkBits(Operation *anchor, StringRef option, int bits) {
@@ -49,7 +41,7 @@ LogicalResult checkClip(Operation *anchor, StringRef option, double clip) {
   if (clip > 0.0 && clip <= 1.0)
     return success();
   return anchor->emitError()
-         << option << "=" << number(clip) << " is not a clip ratio in (0, 1]";
+         << option << "=" << formatOptionNumber(clip) << " is not a clip ratio in (0, 1]";
 }
 
 struct QuantizeActivationsPass

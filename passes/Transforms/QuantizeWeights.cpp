@@ -34,14 +34,6 @@ namespace quant = respin::quant;
 
 namespace {
 
-constexpr int kOffBits = 16;
-
-/// Option values as typed ("0.5", not MLIR's "5.000000e-01").
-std::string number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
 
 /// Row-major float copy of a weight read in double (exact for f32/f16/bf16).
 std::vector<float> toFloat(const Eigen::MatrixXd &weight) {
@@ -123,8 +115,8 @@ struct QuantizeWeightsPass
                        !(clipMaxShrink < 1.0) || !(clipNorm > 0.0)))
       return fail() << "clip-search needs clip-grid >= 1, 0 < clip-max-shrink "
                        "< 1 and clip-norm > 0 (got "
-                    << int(clipGrid) << ", " << number(clipMaxShrink) << ", "
-                    << number(clipNorm) << ")";
+                    << int(clipGrid) << ", " << formatOptionNumber(clipMaxShrink) << ", "
+                    << formatOptionNumber(clipNorm) << ")";
     bool gptq = method == "gptq";
     if (!gptq) {
       if (!calibFile.empty())
@@ -137,7 +129,7 @@ struct QuantizeWeightsPass
       return fail() << "method=gptq needs calib-file=<text> (calibration "
                        "text; never the evaluation text)";
     if (!(damp >= 0.0))
-      return fail() << "damp=" << number(damp) << " must be >= 0";
+      return fail() << "damp=" << formatOptionNumber(damp) << " must be >= 0";
     if (blockSize < 1)
       return fail() << "block-size=" << int64_t(blockSize)
                     << " must be positive";

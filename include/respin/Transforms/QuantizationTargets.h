@@ -38,6 +38,12 @@ enum class LinearRole {
 /// "q", "k", "v", "o", "gate", "up", "down", "lm_head", "unknown".
 StringRef linearRoleName(LinearRole role);
 
+/// The bit width that means "not quantized" in the quantization options.
+constexpr int kOffBits = 16;
+
+/// An option value as a user would type it ("0.5", not "5.000000e-01").
+std::string formatOptionNumber(double value);
+
 /// A linear of the forward function with its role and decoder layer. (Op
 /// handles are mutable: MLIR's accessors are non-const.)
 struct LinearTarget {

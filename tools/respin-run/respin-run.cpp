@@ -101,8 +101,10 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
   if (model && !(*model)->tokenizer)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        "%s: the parameter archive has no tokenizer (import llama2.c models "
-        "with --tokenizer)",
+        "%s: the parameter archive has no tokenizer (it was imported with "
+        "--no-tokenizer: re-import with a tokenizer, e.g. --tokenizer for "
+        "llama2.c, tokenizer.json or tokenizer.model in a Hugging Face "
+        "directory)",
         modelPath.c_str());
   return model;
 }

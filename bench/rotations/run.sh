@@ -23,7 +23,7 @@ run() {
   "$bin/respin-opt" "$work/m.mlir" "$@" -o "$work/$name.mlir"
   local cmp ppl
   cmp=$("$bin/respin-run" compare --model "$work/$name.mlir" --reference "$work/m.mlir" \
-          --text "$eval_text" --windows 8 | sed -e 's/.* = \([^ ]*\) .*/\1/')
+          --text "$eval_text" --windows 8 | sed -n -e '1s/.* = \([^ ]*\) .*/\1/p')
   ppl=$("$bin/respin-run" ppl --model "$work/$name.mlir" --text "$eval_text" --json 2>/dev/null |
         sed -e 's/.*"ppl": \([0-9.]*\).*/\1/')
   echo "| \`$*\` | $cmp | $ppl |"

@@ -12,6 +12,7 @@
 #include "respin/Formats/HFCheckpoint.h"
 #include "FormatSupport.h"
 #include "respin/Formats/Safetensors.h"
+#include "respin/Formats/SentencePieceModel.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -481,9 +482,17 @@ llvm::Expected<Checkpoint> respin::loadHFCheckpoint(llvm::StringRef directory) {
   if (auto err = normaliseTensors(directory, checkpoint))
     return std::move(err);
 
+  // tokenizer.json first (what transformers loads), else the SentencePiece
+  // tokenizer.model; the importer refuses a checkpoint with neither.
   std::string tokenizerPath = joinPath(directory, "tokenizer.json");
+  std::string modelPath = joinPath(directory, "tokenizer.model");
   if (llvm::sys::fs::exists(tokenizerPath)) {
     auto tokenizer = loadHFTokenizerJson(tokenizerPath);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    checkpoint.tokenizer = std::move(*tokenizer);
+  } else if (llvm::sys::fs::exists(modelPath)) {
+    auto tokenizer = loadSentencePieceModel(modelPath);
     if (!tokenizer)
       return tokenizer.takeError();
     checkpoint.tokenizer = std::move(*tokenizer);

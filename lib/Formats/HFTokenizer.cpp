@@ -1,7 +1,9 @@
 //===- HFTokenizer.cpp - Hugging Face tokenizer.json reader ---------------===//
 //
-// Reads the byte-level BPE tokenizers of Llama-3, Qwen2 and SmolLM/GPT-2
-// from tokenizer.json: model.vocab, model.merges (either "a b" strings or
+// Reads the SentencePiece-BPE tokenizers of Llama-2, Mistral and TinyLlama
+// (Metaspace pre-tokenizer or Prepend/Replace normalizer, byte fallback) and
+// the byte-level BPE tokenizers of Llama-3, Qwen2 and SmolLM/GPT-2 from
+// tokenizer.json: model.vocab, model.merges (either "a b" strings or
 // ["a", "b"] pairs), added_tokens, the pre-tokenizer (recognised from its
 // exact Split regex, or ByteLevel's built-in GPT-2 regex) and BOS handling
 // from the post-processor template.
@@ -14,6 +16,7 @@
 
 #include "respin/Formats/HFCheckpoint.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <nlohmann/json.hpp>
@@ -182,6 +185,225 @@ llvm::Expected<std::string> readMerge(const json &merge, size_t index,
                     "expected \"a b\" or a pair of strings [\"a\", \"b\"]");
 }
 
+/// SentencePiece spells the space as U+2581 LOWER ONE EIGHTH BLOCK.
+constexpr const char *kSpaceMark = "\xE2\x96\x81";
+
+bool hasType(const json &value, const char *type) {
+  return value.is_object() && value.contains("type") &&
+         value["type"].is_string() && value["type"] == type;
+}
+
+/// The steps of a Sequence (or the value itself).
+std::vector<const json *> stepsOf(const json &value, const char *key) {
+  std::vector<const json *> steps;
+  if (hasType(value, "Sequence") && value.contains(key) &&
+      value[key].is_array()) {
+    for (const json &step : value[key])
+      steps.push_back(&step);
+  } else if (value.is_object()) {
+    steps.push_back(&value);
+  }
+  return steps;
+}
+
+/// Whether a tokenizer.json is of the SentencePiece-BPE family (Llama-2,
+/// Mistral, TinyLlama): byte fallback, a Metaspace pre-tokenizer, or the
+/// Prepend/Replace-U+2581 normalizer of converted Llama tokenizers.
+bool isSentencePieceFamily(const json &root, const json &model) {
+  if (auto fallback = model.find("byte_fallback"); fallback != model.end() &&
+                                                   fallback->is_boolean() &&
+                                                   fallback->get<bool>())
+    return true;
+  if (auto pre = root.find("pre_tokenizer"); pre != root.end())
+    for (const json *step : stepsOf(*pre, "pretokenizers"))
+      if (hasType(*step, "Metaspace"))
+        return true;
+  if (auto normalizer = root.find("normalizer"); normalizer != root.end())
+    for (const json *step : stepsOf(*normalizer, "normalizers"))
+      if (hasType(*step, "Prepend") || hasType(*step, "Replace"))
+        return true;
+  return false;
+}
+
+/// Whether the text gets the U+2581 dummy prefix, and that spaces become
+/// U+2581 at all: from Metaspace (add_prefix_space, or prepend_scheme
+/// "always"/"first" vs "never") or from a Prepend + Replace normalizer.
+llvm::Expected<bool> sentencePieceDummyPrefix(const json &root,
+                                              llvm::StringRef path) {
+  const json *pre =
+      root.contains("pre_tokenizer") ? &root["pre_tokenizer"] : nullptr;
+  const json *normalizer =
+      root.contains("normalizer") ? &root["normalizer"] : nullptr;
+  if (pre && !pre->is_null()) {
+    std::vector<const json *> steps = stepsOf(*pre, "pretokenizers");
+    if (steps.size() != 1 || !hasType(*steps[0], "Metaspace"))
+      return fieldError(path, "pre_tokenizer",
+                        "a SentencePiece-style tokenizer needs a single "
+                        "Metaspace pre-tokenizer (or none)");
+    const json &meta = *steps[0];
+    if (auto replacement = meta.find("replacement");
+        replacement != meta.end() &&
+        !(replacement->is_string() && *replacement == kSpaceMark))
+      return fieldError(path, "pre_tokenizer.replacement",
+                        "only U+2581 is supported");
+    if (auto scheme = meta.find("prepend_scheme");
+        scheme != meta.end() && scheme->is_string()) {
+      if (*scheme == "never")
+        return false;
+      if (*scheme == "always" || *scheme == "first")
+        return true;
+      return fieldError(path, "pre_tokenizer.prepend_scheme",
+                        "expected \"always\", \"first\" or \"never\", got " +
+                            scheme->dump());
+    }
+    if (auto add = meta.find("add_prefix_space");
+        add != meta.end() && add->is_boolean())
+      return add->get<bool>();
+    return true;
+  }
+  bool prepend = false, replace = false;
+  if (normalizer && !normalizer->is_null())
+    for (const json *step : stepsOf(*normalizer, "normalizers")) {
+      if (hasType(*step, "Prepend") && step->contains("prepend") &&
+          (*step)["prepend"] == kSpaceMark) {
+        prepend = true;
+      } else if (hasType(*step, "Replace") && step->contains("content") &&
+                 (*step)["content"] == kSpaceMark) {
+        replace = true;
+      } else {
+        return fieldError(path, "normalizer",
+                          "unsupported normalizer step " +
+                              (step->contains("type") ? (*step)["type"].dump()
+                                                      : step->dump()));
+      }
+    }
+  if (!replace)
+    return fieldError(path, "normalizer",
+                      "a SentencePiece-style tokenizer needs a Metaspace "
+                      "pre-tokenizer or a normalizer replacing ' ' by "
+                      "U+2581");
+  return prepend;
+}
+
+size_t codePoints(llvm::StringRef text) {
+  size_t count = 0;
+  for (char c : text)
+    count += (uint8_t(c) & 0xC0) != 0x80;
+  return count;
+}
+
+bool isByteTokenSpelling(llvm::StringRef token) {
+  return token.size() == 6 && token.starts_with("<0x") &&
+         token.ends_with(">") && llvm::isHexDigit(token[3]) &&
+         llvm::isHexDigit(token[4]);
+}
+
+/// The SentencePiece-BPE family mapped onto the SentencePiece encoder. HF
+/// BPE merges the listed pair of lowest rank; SentencePiece merges the pair
+/// whose merged token scores highest. Scoring each merged token -rank of
+/// the first merge that makes it gives the same order, and tokens no merge
+/// makes (other than single characters, which start the encoding) are
+/// marked unused so that the encoder cannot produce them either.
+llvm::Expected<TokenizerData> parseSentencePieceJson(const json &root,
+                                                     const json &model,
+                                                     llvm::StringRef path) {
+  TokenizerData data;
+  data.kind = TokenizerData::Kind::SentencePieceBPE;
+  auto prefix = sentencePieceDummyPrefix(root, path);
+  if (!prefix)
+    return prefix.takeError();
+  data.addDummyPrefix = *prefix;
+
+  std::map<int32_t, std::pair<std::string, int32_t>> byId;
+  auto vocab = model.find("vocab");
+  if (vocab == model.end() || !vocab->is_object())
+    return fieldError(path, "model.vocab", "missing or not an object");
+  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+    std::optional<int32_t> id = asTokenId(it.value());
+    if (!id)
+      return fieldError(path, "model.vocab",
+                        "token '" + it.key() + "' has an invalid id " +
+                            it.value().dump());
+    int32_t type = isByteTokenSpelling(it.key()) ? 6 : 1;
+    if (!byId.try_emplace(*id, it.key(), type).second)
+      return fieldError(path, "model.vocab",
+                        "id " + llvm::Twine(*id) + " is used twice");
+  }
+  if (auto added = root.find("added_tokens"); added != root.end()) {
+    if (!added->is_array())
+      return fieldError(path, "added_tokens", "not an array");
+    for (size_t i = 0; i < added->size(); ++i) {
+      const json &token = (*added)[i];
+      std::optional<int32_t> id;
+      if (token.is_object() && token.contains("id"))
+        id = asTokenId(token["id"]);
+      if (!id || !token.contains("content") || !token["content"].is_string())
+        return fieldError(path, "added_tokens[" + std::to_string(i) + "]",
+                          "needs an integer \"id\" and a string \"content\"");
+      bool special = token.contains("special") &&
+                     token["special"].is_boolean() &&
+                     token["special"].get<bool>();
+      byId[*id] = {token["content"].get<std::string>(), special ? 3 : 4};
+    }
+  }
+  if (byId.empty())
+    return fieldError(path, "model.vocab", "empty vocabulary");
+  int32_t size = byId.rbegin()->first + 1;
+  data.tokens.resize(size);
+  data.tokenTypes.assign(size, 5);
+  data.scores.assign(size, 0.0f);
+  std::map<std::string, int32_t> idOf;
+  for (int32_t id = 0; id < size; ++id)
+    data.tokens[id] = "[PAD" + std::to_string(id) + "]";
+  for (auto &[id, entry] : byId) {
+    data.tokens[id] = entry.first;
+    data.tokenTypes[id] = entry.second;
+    idOf.emplace(entry.first, id);
+  }
+
+  auto merges = model.find("merges");
+  if (merges == model.end() || !merges->is_array())
+    return fieldError(path, "model.merges", "missing or not an array");
+  std::vector<bool> merged(size, false);
+  for (size_t rank = 0; rank < merges->size(); ++rank) {
+    auto merge = readMerge((*merges)[rank], rank, path);
+    if (!merge)
+      return merge.takeError();
+    auto [left, right] = llvm::StringRef(*merge).split(' ');
+    auto it = idOf.find((left + right).str());
+    if (left.empty() || right.empty() || it == idOf.end() ||
+        !idOf.count(left.str()) || !idOf.count(right.str()))
+      return fieldError(path, "model.merges[" + std::to_string(rank) + "]",
+                        "'" + *merge +
+                            "' does not join two vocabulary "
+                            "tokens into a third");
+    if (!merged[it->second]) {
+      merged[it->second] = true;
+      data.scores[it->second] = -float(rank);
+    }
+  }
+  for (int32_t id = 0; id < size; ++id)
+    if (data.tokenTypes[id] == 1 && !merged[id] &&
+        codePoints(data.tokens[id]) > 1)
+      data.tokenTypes[id] = 5;
+
+  if (auto unk = model.find("unk_token");
+      unk != model.end() && unk->is_string())
+    if (auto it = idOf.find(unk->get<std::string>()); it != idOf.end()) {
+      data.unkId = it->second;
+      data.tokenTypes[it->second] = 2;
+    }
+  std::optional<std::string> templateBos;
+  if (auto post = root.find("post_processor"); post != root.end())
+    templateBos = leadingTemplateToken(*post);
+  if (auto it = idOf.find(templateBos.value_or("<s>")); it != idOf.end())
+    data.bosId = it->second;
+  data.addBos = templateBos && idOf.count(*templateBos);
+  if (auto it = idOf.find("</s>"); it != idOf.end())
+    data.eosId = it->second;
+  return data;
+}
+
 llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
                                                  llvm::StringRef path) {
   if (!root.is_object())
@@ -194,6 +416,8 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
     return fieldError(path, "model.type",
                       "unsupported model type " + type->dump() +
                           " (only \"BPE\")");
+  if (isSentencePieceFamily(root, model))
+    return parseSentencePieceJson(root, model, path);
 
   TokenizerData data;
   data.kind = TokenizerData::Kind::ByteLevelBPE;

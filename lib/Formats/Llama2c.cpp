@@ -11,6 +11,7 @@
 
 #include "respin/Formats/Llama2c.h"
 #include "FormatSupport.h"
+#include "respin/Formats/SentencePieceModel.h"
 
 #include "llvm/Support/Endian.h"
 
@@ -209,9 +210,18 @@ respin::loadLlama2cCheckpoint(llvm::StringRef path,
   checkpoint.mappedFiles.push_back(std::move(buffer));
 
   if (!tokenizerPath.empty()) {
-    auto tokenizer = loadLlama2cTokenizer(tokenizerPath, config->vocabSize);
+    // A SentencePiece tokenizer.model serves as well as tokenizer.bin.
+    auto tokenizer =
+        tokenizerPath.ends_with(".model")
+            ? loadSentencePieceModel(tokenizerPath)
+            : loadLlama2cTokenizer(tokenizerPath, config->vocabSize);
     if (!tokenizer)
       return tokenizer.takeError();
+    if (int64_t(tokenizer->tokens.size()) != config->vocabSize)
+      return makeError(tokenizerPath + ": the tokenizer has " +
+                       llvm::Twine(tokenizer->tokens.size()) +
+                       " tokens but the model's vocabulary has " +
+                       llvm::Twine(config->vocabSize));
     checkpoint.tokenizer = std::move(*tokenizer);
   }
   if (auto err = checkpoint.validate(path))

@@ -337,7 +337,7 @@ std::optional<PreTokenizer> parsePreTokenizer(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<PreTokenizer>>(name)
       .Cases("llama3", "llama-bpe", PreTokenizer::Llama3)
       .Case("qwen2", PreTokenizer::Qwen2)
-      .Cases("gpt2", "default", "", PreTokenizer::GPT2)
+      .Cases("gpt2", "gpt-2", "default", "", PreTokenizer::GPT2)
       .Case("smollm", PreTokenizer::SmolLM)
       .Default(std::nullopt);
 }
@@ -702,7 +702,7 @@ void Tokenizer::encodeSentencePiece(llvm::StringRef text,
   if (text.empty())
     return;
   // Dummy prefix, then every space spelled as U+2581.
-  std::string normalized = kSpaceMark.str();
+  std::string normalized = data.addDummyPrefix ? kSpaceMark.str() : "";
   normalized.reserve(text.size() * 2);
   for (char c : text) {
     if (c == ' ')
@@ -857,8 +857,9 @@ std::string Tokenizer::decodeToken(int32_t previous, int32_t id) const {
   // The SentencePiece dummy prefix: the first piece of a text (at the start
   // or right after BOS) loses its leading space.
   bool atStart = previous < 0 || previous == data.bosId;
-  if (data.kind == TokenizerData::Kind::SentencePieceBPE && atStart &&
-      piece.starts_with(" ") && !llvm::is_contained(byteTokens, id))
+  if (data.kind == TokenizerData::Kind::SentencePieceBPE &&
+      data.addDummyPrefix && atStart && piece.starts_with(" ") &&
+      !llvm::is_contained(byteTokens, id))
     piece = piece.drop_front();
   return piece.str();
 }

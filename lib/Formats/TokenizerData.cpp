@@ -5,7 +5,8 @@
 //   {"kind": "sentencepiece-bpe" | "byte-level-bpe",
 //    "tokens": [...], "scores": [...], "token_types": [...],
 //    "merges": [...], "pre_tokenizer": "...",
-//    "bos_id": 1, "eos_id": 2, "unk_id": 0, "add_bos": true}
+//    "bos_id": 1, "eos_id": 2, "unk_id": 0, "add_bos": true,
+//    "add_dummy_prefix": false (only when false)}
 //
 // Tokens are arbitrary byte strings. A token that is valid UTF-8 is stored as
 // a JSON string; any other token as {"hex": "e296"} so the round trip is
@@ -196,6 +197,11 @@ llvm::Expected<TokenizerData> parseFields(const json &root,
       return fieldError(source, "add_bos", "not a boolean");
     data.addBos = it->get<bool>();
   }
+  if (auto it = root.find("add_dummy_prefix"); it != root.end()) {
+    if (!it->is_boolean())
+      return fieldError(source, "add_dummy_prefix", "not a boolean");
+    data.addDummyPrefix = it->get<bool>();
+  }
   return data;
 }
 
@@ -222,6 +228,8 @@ std::string TokenizerData::toJson() const {
   root["eos_id"] = eosId;
   root["unk_id"] = unkId;
   root["add_bos"] = addBos;
+  if (!addDummyPrefix) // absent means true: older archives stay valid
+    root["add_dummy_prefix"] = false;
   return root.dump(-1, ' ', /*ensure_ascii=*/false,
                    json::error_handler_t::replace);
 }

@@ -10,6 +10,7 @@
 
 #include "respin/Numerics/Hadamard.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 
@@ -30,12 +31,10 @@ FastHadamardTransform::create(int64_t n) {
   return FastHadamardTransform(n, *split);
 }
 
-/// Transforms one vector of length k * 2^m in place; `scratch` holds n values.
-template <typename T>
-static void transformOne(T *x, int64_t k, int m, const T *factor,
-                         bool transpose, T scale, T *scratch) {
+/// Unnormalized FWHT (natural-order butterflies) of each of the k rows of
+/// length 2^m of one vector.
+template <typename T> static void sylvesterRows(T *x, int64_t k, int m) {
   const int64_t p = int64_t(1) << m;
-  // Sylvester factor: natural-order butterflies on each row of X.
   for (int64_t a = 0; a < k; ++a) {
     T *row = x + a * p;
     for (int64_t half = 1; half < p; half *= 2)
@@ -46,27 +45,45 @@ static void transformOne(T *x, int64_t k, int m, const T *factor,
           row[j + half] = u - v;
         }
   }
-  if (k == 1) {
-    for (int64_t i = 0; i < p; ++i)
-      x[i] *= scale;
-    return;
-  }
-  // K factor: out row a = sum_c H[a][c] * row c (H^T: H[c][a]); rows are
-  // contiguous, so the inner loop streams over 2^m values.
+}
+
+/// The K factor applied to `count` consecutive vectors at once. Their
+/// 2^m-long rows are gathered into a K x (count * 2^m) panel so that the
+/// inner loop streams over count * 2^m values even when 2^m is 1 (K = n,
+/// e.g. the 172-wide down_proj input of a small model). Each output is still
+/// the sum over c = 0, 1, ..., K-1 in that order of +-1 times the input, so
+/// the result does not depend on `count`.
+template <typename T>
+static void kFactorVectors(T *x, int64_t count, int64_t k, int m,
+                           const T *factor, bool transpose, T scale,
+                           std::vector<T> &scratch) {
+  const int64_t p = int64_t(1) << m, n = k * p, width = count * p;
+  scratch.resize(2 * k * width);
+  T *in = scratch.data(), *out = in + k * width;
+  for (int64_t v = 0; v < count; ++v)
+    for (int64_t c = 0; c < k; ++c)
+      for (int64_t j = 0; j < p; ++j)
+        in[c * width + v * p + j] = x[v * n + c * p + j];
   for (int64_t a = 0; a < k; ++a) {
-    T *out = scratch + a * p;
-    for (int64_t j = 0; j < p; ++j)
-      out[j] = 0;
+    T *result = out + a * width;
+    for (int64_t j = 0; j < width; ++j)
+      result[j] = 0;
     for (int64_t c = 0; c < k; ++c) {
       const T h = transpose ? factor[c * k + a] : factor[a * k + c];
-      const T *in = x + c * p;
-      for (int64_t j = 0; j < p; ++j)
-        out[j] += h * in[j];
+      const T *source = in + c * width;
+      for (int64_t j = 0; j < width; ++j)
+        result[j] += h * source[j];
     }
   }
-  for (int64_t i = 0; i < k * p; ++i)
-    x[i] = scratch[i] * scale;
+  for (int64_t v = 0; v < count; ++v)
+    for (int64_t a = 0; a < k; ++a)
+      for (int64_t j = 0; j < p; ++j)
+        x[v * n + a * p + j] = out[a * width + v * p + j] * scale;
 }
+
+/// Panel width (values per K-factor row) that keeps the panel in L1 for the
+/// largest K while giving the inner loop enough values to vectorize.
+constexpr int64_t kPanelWidth = 32;
 
 template <typename T>
 static void transformRows(llvm::MutableArrayRef<T> data, int64_t n, int64_t k,
@@ -75,10 +92,22 @@ static void transformRows(llvm::MutableArrayRef<T> data, int64_t n, int64_t k,
   assert(n > 0 && data.size() % size_t(n) == 0 &&
          "data length must be a multiple of the transform size");
   const T scale = T(1.0 / std::sqrt(double(n)));
-  std::vector<T> scratch(k > 1 ? n : 0);
-  for (size_t offset = 0; offset < data.size(); offset += size_t(n))
-    transformOne(data.data() + offset, k, m, factor.data(), transpose, scale,
-                 scratch.data());
+  const int64_t vectors = int64_t(data.size()) / n;
+  const int64_t p = int64_t(1) << m;
+  const int64_t batch = std::max<int64_t>(1, kPanelWidth / p);
+  std::vector<T> scratch;
+  for (int64_t first = 0; first < vectors; first += batch) {
+    int64_t count = std::min(batch, vectors - first);
+    T *x = data.data() + first * n;
+    for (int64_t v = 0; v < count; ++v)
+      sylvesterRows(x + v * n, k, m);
+    if (k == 1) {
+      for (int64_t i = 0; i < count * n; ++i)
+        x[i] *= scale;
+      continue;
+    }
+    kFactorVectors(x, count, k, m, factor.data(), transpose, scale, scratch);
+  }
 }
 
 void FastHadamardTransform::apply(llvm::MutableArrayRef<double> x,

@@ -9,6 +9,7 @@
 
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -16,12 +17,21 @@
 using namespace mlir;
 using namespace mlir::tfm;
 
-namespace {
-/// Windows are accumulated in this many independent sums (window w in slot
-/// w % kSlots, in window order), then the slots in order: the result does
-/// not depend on how many threads ran.
-constexpr int64_t kSlots = 8;
-} // namespace
+unsigned mlir::tfm::resolveThreadCount(unsigned requested) {
+  if (requested > 0)
+    return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void mlir::tfm::runWorkers(unsigned threads,
+                           llvm::function_ref<void()> worker) {
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back([worker] { worker(); });
+  worker();
+  for (std::thread &thread : pool)
+    thread.join();
+}
 
 FailureOr<CalibrationWindows> mlir::tfm::loadCalibrationWindows(ModuleOp module,
                                                                 StringRef file,
@@ -72,7 +82,7 @@ mlir::tfm::collectInputHessian(func::FuncOp func, LinearOp linear,
   const respin::exec::Instruction *observed = &program->instructions[index];
   int64_t cols = cast<ShapedType>(linear.getInput().getType()).getDimSize(1);
 
-  int64_t slots = std::min<int64_t>(kSlots, windows.size());
+  int64_t slots = std::min<int64_t>(kHessianSlots, windows.size());
   std::vector<respin::quant::HessianAccumulator> sums(
       slots, respin::quant::HessianAccumulator(cols));
   std::atomic<int64_t> next{0};
@@ -99,14 +109,7 @@ mlir::tfm::collectInputHessian(func::FuncOp func, LinearOp linear,
       }
     }
   };
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = unsigned(std::min<int64_t>(threads, slots));
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i)
-    pool.emplace_back(worker);
-  worker();
-  for (std::thread &thread : pool)
-    thread.join();
+  runWorkers(unsigned(std::min<int64_t>(resolveThreadCount(0), slots)), worker);
   if (!firstError.empty())
     return linear.emitError() << "calibration run failed: " << firstError;
   respin::quant::HessianAccumulator total(cols);

@@ -4,15 +4,19 @@
 // zeros]) with the codes and scales as new archive tensors (or constants in
 // modules without an archive). GPTQ quantizes stage by stage in program
 // order, a stage being the linears that read one value (q/k/v, o, gate/up,
-// down), and recalibrates before every stage so that each Hessian sees the
-// model with all earlier linears already quantized.
+// down), sharing one Hessian. The calibration windows make one pass through
+// the network (CalibrationStream): they advance to each stage's input
+// through the linears already quantized, so each Hessian sees the model with
+// all earlier linears quantized.
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPTQProgress.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Formats/AtomicFile.h"
 #include "respin/Quantization/GPTQ.h"
 #include "respin/Transforms/CalibrationRunner.h"
+#include "respin/Transforms/LayerwiseCalibration.h"
 #include "respin/Transforms/Passes.h"
 #include "respin/Transforms/QuantizationTargets.h"
 #include "respin/Transforms/WeightAccess.h"
@@ -33,7 +37,6 @@ using namespace mlir::tfm;
 namespace quant = respin::quant;
 
 namespace {
-
 
 /// Row-major float copy of a weight read in double (exact for f32/f16/bf16).
 std::vector<float> toFloat(const Eigen::MatrixXd &weight) {
@@ -240,22 +243,39 @@ struct QuantizeWeightsPass
         stages.emplace_back();
       stages[it->second].push_back(&target);
     }
+    // One pass of the windows through the network: each stage's Hessian is
+    // taken where the windows reach its first linear, with every earlier
+    // stage already quantized in the stream as in the IR.
+    FailureOr<std::unique_ptr<CalibrationStream>> stream =
+        CalibrationStream::create(func, *windows, threads);
+    if (failed(stream))
+      return failure();
+    GPTQProgress reporter(progress, stages, **stream, *windows);
     for (ArrayRef<const LinearTarget *> stage : stages) {
+      reporter.beginStage(stage);
       FailureOr<quant::HessianAccumulator> inputs =
-          collectInputHessian(func, stage.front()->op, *windows);
+          (*stream)->advanceTo(stage.front()->op);
       if (failed(inputs))
         return failure();
+      reporter.calibrated();
       Eigen::MatrixXd hessian = inputs->hessian();
-      for (const LinearTarget *target : stage)
-        if (failed(quantizeOneGPTQ(*target, hessian, options)))
+      for (const LinearTarget *target : stage) {
+        FailureOr<std::vector<float>> dequantized =
+            quantizeOneGPTQ(*target, hessian, options);
+        if (failed(dequantized) || failed((*stream)->replaceWeight(
+                                       target->op, std::move(*dequantized))))
           return failure();
+      }
+      reporter.endStage(stage);
     }
+    reporter.finish();
     return success();
   }
 
-  LogicalResult quantizeOneGPTQ(const LinearTarget &target,
-                                const Eigen::MatrixXd &hessian,
-                                const quant::GPTQOptions &options) {
+  /// Quantizes one linear in the IR; returns its dequantized weight.
+  FailureOr<std::vector<float>>
+  quantizeOneGPTQ(const LinearTarget &target, const Eigen::MatrixXd &hessian,
+                  const quant::GPTQOptions &options) {
     FailureOr<Eigen::MatrixXd> weight = readWeight(target.op.getWeight());
     if (failed(weight))
       return failure();
@@ -279,7 +299,7 @@ struct QuantizeWeightsPass
     entry["proxy_error_rtn"] = result.proxyErrorRTN;
     entries.push_back(std::move(entry));
     replaceWeight(target, *quantized);
-    return success();
+    return quantized->dequantize();
   }
 
   static double weightMSE(const Eigen::MatrixXd &weight,

@@ -152,6 +152,52 @@ TEST(FastHadamard, FloatMatchesDenseMatrix) {
   }
 }
 
+TEST(FastHadamard, ManyRowsMatchOneRowAtATimeBitForBit) {
+  // applyRows pushes several rows through the K factor together (so that
+  // K = n, e.g. 172, vectorizes); every output must keep the summation order
+  // of the one-vector transform, so the results are identical, not close.
+  // 77 rows: more than one batch for every 2^m here, and not a multiple.
+  for (int64_t n : {12, 24, 172, 344, 688, 160, 1024}) {
+    llvm::Expected<Eigen::MatrixXd> h = hadamardMatrix(n);
+    llvm::Expected<FastHadamardTransform> fast =
+        FastHadamardTransform::create(n);
+    ASSERT_TRUE(h && fast);
+    const int64_t rows = 77;
+    std::vector<float> data(rows * n);
+    SeededRandom random(uint64_t(n) * 31);
+    for (float &value : data)
+      value = float(random.nextNormal());
+    for (bool transpose : {false, true}) {
+      std::vector<float> batched = data;
+      fast->applyRows(batched, transpose);
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<float> one(data.begin() + r * n,
+                               data.begin() + (r + 1) * n);
+        fast->apply(one, transpose);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(batched[r * n + i], one[i])
+              << "n = " << n << " row " << r << " index " << i;
+      }
+      // And the batch is the matrix product (bound as in
+      // FloatMatchesDenseMatrix, per row).
+      HadamardSplit split = fast->split();
+      for (int64_t r : {int64_t(0), int64_t(33), rows - 1}) {
+        Eigen::VectorXd x(n);
+        for (int64_t i = 0; i < n; ++i)
+          x(i) = data[r * n + i];
+        Eigen::VectorXd expected = transpose
+                                       ? Eigen::VectorXd(h->transpose() * x)
+                                       : Eigen::VectorXd(*h * x);
+        double bound =
+            double(split.m + split.k + 1) * std::ldexp(1.0, -24) * x.norm();
+        for (int64_t i = 0; i < n; ++i)
+          EXPECT_LE(std::abs(batched[r * n + i] - expected(i)), bound)
+              << "n = " << n << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(FastHadamard, UnsupportedSizes) {
   llvm::Expected<FastHadamardTransform> fast =
       FastHadamardTransform::create(1000);

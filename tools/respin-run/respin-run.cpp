@@ -4,11 +4,13 @@
 //   respin-run generate --model m.mlir --prompt "Once" --max-tokens 64
 //   respin-run stats --model m.mlir --text calib.txt --windows 8
 //   respin-run compare --model r.mlir --reference m.mlir --text eval.txt
+//   respin-run ppl --model q.mlir --reference m.mlir --text eval.txt
 //
 //===----------------------------------------------------------------------===//
 
 #include "respin/Interpreter/ActivationStats.h"
 #include "respin/Interpreter/Evaluation.h"
+#include "respin/Interpreter/ModelComparison.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -35,9 +37,10 @@ static cl::SubCommand statsCommand(
              "the outliers are that quantization must cope with)");
 
 static cl::SubCommand compareCommand(
-    "compare", "Max |logit difference| / max |logit| of a model against a "
-               "reference on the same windows (exactness of float-preserving "
-               "passes)");
+    "compare", "A model against a reference on the same windows: max |logit "
+               "difference| / max |logit| (exactness of float-preserving "
+               "passes), KL divergence of the next-token distributions, top-1 "
+               "agreement and the perplexity ratio");
 
 static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
                                       cl::value_desc("m.mlir"), cl::Required,
@@ -46,8 +49,15 @@ static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
                                       cl::sub(statsCommand),
                                       cl::sub(compareCommand));
 static cl::opt<std::string> referencePath(
-    "reference", cl::desc("Reference model IR file"),
-    cl::value_desc("m.mlir"), cl::Required, cl::sub(compareCommand));
+    "reference",
+    cl::desc("Reference model IR file (compare: required; ppl: also report "
+             "KL divergence, top-1 agreement and the perplexity ratio "
+             "against it)"),
+    cl::value_desc("m.mlir"), cl::sub(pplCommand), cl::sub(compareCommand));
+static cl::opt<bool>
+    perWindow("per-window",
+              cl::desc("Also print the statistics of every window"),
+              cl::init(false), cl::sub(pplCommand), cl::sub(compareCommand));
 static cl::opt<std::string> textPath("text", cl::desc("Text to run"),
                                      cl::value_desc("file"), cl::Required,
                                      cl::sub(pplCommand),
@@ -62,12 +72,12 @@ static cl::opt<int64_t> statsWindows(
 static cl::opt<int64_t> maxWindows(
     "max-windows", cl::desc("Score only the first N windows (0: all)"),
     cl::init(0), cl::sub(pplCommand));
-static cl::opt<unsigned> threads(
-    "threads", cl::desc("Worker threads (0: one per hardware thread)"),
-    cl::init(0), cl::sub(pplCommand));
-static cl::opt<bool> jsonOutput(
-    "json", cl::desc("Print the result as JSON"), cl::init(false),
-    cl::sub(pplCommand), cl::sub(statsCommand));
+static cl::opt<unsigned>
+    threads("threads", cl::desc("Worker threads (0: one per hardware thread)"),
+            cl::init(0), cl::sub(pplCommand), cl::sub(compareCommand));
+static cl::opt<bool> jsonOutput("json", cl::desc("Print the result as JSON"),
+                                cl::init(false), cl::sub(pplCommand),
+                                cl::sub(statsCommand), cl::sub(compareCommand));
 
 static cl::opt<std::string> prompt("prompt", cl::desc("Prompt text"),
                                    cl::init(""), cl::sub(generateCommand));
@@ -91,8 +101,10 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
   if (model && !(*model)->tokenizer)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        "%s: the parameter archive has no tokenizer (import llama2.c models "
-        "with --tokenizer)",
+        "%s: the parameter archive has no tokenizer (it was imported with "
+        "--no-tokenizer: re-import with a tokenizer, e.g. --tokenizer for "
+        "llama2.c, tokenizer.json or tokenizer.model in a Hugging Face "
+        "directory)",
         modelPath.c_str());
   return model;
 }
@@ -115,6 +127,86 @@ static llvm::Error checkWindowOptions() {
   return llvm::Error::success();
 }
 
+/// Warns (once, on stderr) when --ctx exceeds the model's trained context.
+static void warnAboutContext(const respin::LoadedModel &model) {
+  std::string warning = respin::contextLengthWarning(model, contextLength);
+  if (!warning.empty())
+    llvm::WithColor::warning(llvm::errs(), "respin-run") << warning << "\n";
+}
+
+static llvm::json::Object divergenceJson(const respin::DivergenceStats &s) {
+  return llvm::json::Object{
+      {"scored_tokens", s.positions},
+      {"kl_mean", s.meanKL()},
+      {"kl_max", s.maxKL},
+      {"top1_agreement", s.top1Agreement()},
+      {"ppl", s.perplexity()},
+      {"reference_ppl", s.referencePerplexity()},
+      {"ppl_ratio", s.perplexityRatio()},
+      {"max_abs_logit_difference", s.maxAbsDifference},
+      {"relative_logit_difference", s.relativeLogitDifference()}};
+}
+
+static std::string divergenceLine(const respin::DivergenceStats &s) {
+  return llvm::formatv("KL divergence from the reference: mean {0:e3}, max "
+                       "{1:e3} nats; top-1 agreement {2:F2}%; ppl {3:F4} vs "
+                       "{4:F4} (ratio {5:F5}) over {6} scored tokens",
+                       s.meanKL(), s.maxKL, 100.0 * s.top1Agreement(),
+                       s.perplexity(), s.referencePerplexity(),
+                       s.perplexityRatio(), s.positions)
+      .str();
+}
+
+/// Runs the comparison of --model against --reference on `text`.
+static llvm::Expected<respin::ModelComparison>
+compareWithReference(const respin::LoadedModel &model, llvm::StringRef text,
+                     int64_t windows) {
+  auto reference = respin::loadModelFile(referencePath);
+  if (!reference)
+    return reference.takeError();
+  respin::CompareOptions options;
+  options.contextLength = contextLength;
+  options.maxWindows = windows;
+  options.threads = threads;
+  return respin::compareModels(model, **reference, text, options);
+}
+
+/// The text (or JSON) report of a comparison, per window when asked.
+static void printComparison(const respin::ModelComparison &comparison,
+                            llvm::json::Object json) {
+  const respin::DivergenceStats &total = comparison.total;
+  if (jsonOutput) {
+    json["reference"] = referencePath.getValue();
+    json["text"] = textPath.getValue();
+    json["ctx"] = contextLength.getValue();
+    json["stories"] = comparison.stories;
+    json["tokens"] = comparison.tokens;
+    json["windows"] = int64_t(comparison.windows.size());
+    json["total"] = divergenceJson(total);
+    llvm::json::Array windows;
+    for (const respin::DivergenceStats &stats : comparison.windows)
+      windows.push_back(divergenceJson(stats));
+    json["per_window"] = std::move(windows);
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(json)))
+                 << "\n";
+    return;
+  }
+  if (perWindow) {
+    llvm::outs() << llvm::formatv("{0,6} {1,8} {2,11} {3,11} {4,8} {5,9} "
+                                  "{6,9}\n",
+                                  "window", "tokens", "KL mean", "KL max",
+                                  "top-1 %", "ppl", "ref ppl");
+    for (size_t w = 0; w < comparison.windows.size(); ++w) {
+      const respin::DivergenceStats &s = comparison.windows[w];
+      llvm::outs() << llvm::formatv(
+          "{0,6} {1,8} {2,11:e3} {3,11:e3} {4,8:F2} {5,9:F4} {6,9:F4}\n", w,
+          s.positions, s.meanKL(), s.maxKL, 100.0 * s.top1Agreement(),
+          s.perplexity(), s.referencePerplexity());
+    }
+  }
+  llvm::outs() << divergenceLine(total) << "\n";
+}
+
 static int runPerplexity() {
   if (contextLength < 2)
     return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -126,6 +218,36 @@ static int runPerplexity() {
   auto text = readText();
   if (!text)
     return fail(text.takeError());
+  warnAboutContext(**model);
+  if (!referencePath.empty()) {
+    auto start = std::chrono::steady_clock::now();
+    auto comparison =
+        compareWithReference(**model, (*text)->getBuffer(), maxWindows);
+    if (!comparison)
+      return fail(comparison.takeError());
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    const respin::DivergenceStats &total = comparison->total;
+    double nll = std::log(total.perplexity());
+    if (jsonOutput) {
+      printComparison(*comparison,
+                      llvm::json::Object{{"model", modelPath.getValue()},
+                                         {"scored_tokens", total.positions},
+                                         {"nll", nll},
+                                         {"ppl", total.perplexity()},
+                                         {"seconds", seconds}});
+      return 0;
+    }
+    llvm::outs() << llvm::formatv(
+        "ppl {0:F4} (tokens {1}) nll {2:F5}, {3} windows of {4}, {5} "
+        "stories, {6} tokens in the text, {7:F1} s\n",
+        total.perplexity(), total.positions, nll, comparison->windows.size(),
+        contextLength.getValue(), comparison->stories, comparison->tokens,
+        seconds);
+    printComparison(*comparison, {});
+    return 0;
+  }
   respin::PerplexityOptions options;
   options.contextLength = contextLength;
   options.maxWindows = maxWindows;
@@ -210,6 +332,7 @@ static int runStats() {
   auto text = readText();
   if (!text)
     return fail(text.takeError());
+  warnAboutContext(**model);
   auto stats = respin::measureLinearInputs(**model, (*text)->getBuffer(),
                                            contextLength, statsWindows);
   if (!stats)
@@ -237,25 +360,36 @@ static int runStats() {
 static int runCompare() {
   if (llvm::Error error = checkWindowOptions())
     return fail(std::move(error));
+  if (referencePath.empty())
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "compare needs --reference=<m.mlir> (the model to compare against)"));
   auto model = loadModel();
   if (!model)
     return fail(model.takeError());
-  auto reference = respin::loadModelFile(referencePath);
-  if (!reference)
-    return fail(reference.takeError());
   auto text = readText();
   if (!text)
     return fail(text.takeError());
+  warnAboutContext(**model);
   auto comparison =
-      respin::compareLogits(**model, **reference, (*text)->getBuffer(),
-                            contextLength, statsWindows);
+      compareWithReference(**model, (*text)->getBuffer(), statsWindows);
   if (!comparison)
     return fail(comparison.takeError());
+  const respin::DivergenceStats &total = comparison->total;
+  if (jsonOutput) {
+    printComparison(*comparison,
+                    llvm::json::Object{{"model", modelPath.getValue()}});
+    return 0;
+  }
+  int64_t tokens = 0;
+  for (const respin::DivergenceStats &stats : comparison->windows)
+    tokens += stats.positions + 1;
   llvm::outs() << llvm::formatv(
       "max |logit difference| / max |logit| = {0:e3} ({1:e3} / {2:F3}) over "
       "{3} tokens\n",
-      comparison->relative(), comparison->maxAbsDifference,
-      comparison->maxAbsLogit, comparison->tokens);
+      total.relativeLogitDifference(), total.maxAbsDifference,
+      total.maxAbsLogit, tokens);
+  printComparison(*comparison, {});
   return 0;
 }
 

@@ -34,8 +34,15 @@ static cl::opt<std::string> importLlama2c(
                                "--tokenizer for ppl/generate)"),
     cl::value_desc("model.bin"), cl::cat(category));
 static cl::opt<std::string> tokenizerPath(
-    "tokenizer", cl::desc("llama2.c tokenizer.bin for --import-llama2c"),
+    "tokenizer",
+    cl::desc("Tokenizer for --import-llama2c: llama2.c tokenizer.bin or "
+             "SentencePiece tokenizer.model"),
     cl::value_desc("tokenizer.bin"), cl::cat(category));
+static cl::opt<bool> noTokenizer(
+    "no-tokenizer",
+    cl::desc("Import the weights alone when the checkpoint has no tokenizer "
+             "(respin-run ppl/generate/tokenize will then refuse the model)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string> importHF(
     "import-hf", cl::desc("Import a Hugging Face checkpoint directory "
                           "(config.json + safetensors, sharded or not)"),
@@ -78,6 +85,20 @@ int main(int argc, char **argv) {
                                : respin::loadHFCheckpoint(importHF);
   if (!checkpoint)
     return fail(checkpoint.takeError());
+  if (!checkpoint->tokenizer && !noTokenizer) {
+    std::string lookedFor =
+        !importHF.empty() ? "looked for " + importHF + "/tokenizer.json and " +
+                                importHF + "/tokenizer.model"
+        : !importLlama2c.empty()
+            ? std::string("give its tokenizer with --tokenizer "
+                          "tokenizer.bin|tokenizer.model")
+            : std::string("the GGUF file has no tokenizer.ggml.* metadata");
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s: the checkpoint has no tokenizer (%s); pass --no-tokenizer to "
+        "import the weights alone",
+        checkpoint->source.c_str(), lookedFor.c_str()));
+  }
 
   mlir::DialectRegistry registry;
   respin::registerModelDialects(registry);

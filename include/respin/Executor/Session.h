@@ -17,6 +17,7 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <vector>
 
 namespace respin::exec {
 
@@ -37,6 +38,16 @@ public:
   /// cachedLength() ... Fails on token ids outside the vocabulary.
   llvm::Expected<RowMatrix> forward(llvm::ArrayRef<int32_t> tokens);
 
+  /// Runs instructions [begin, end) of the forward pass of `tokens` as a
+  /// fresh sequence (caches cleared, positions 0 ... n-1) on `values`, a
+  /// value table of program.numValues entries in which every value the range
+  /// reads but does not compute holds what the earlier instructions gave.
+  /// Advancing a sequence range by range computes exactly what forward()
+  /// computes in one call (calibration keeps many sequences part-way through
+  /// the program). Fails on token ids outside the vocabulary.
+  llvm::Error runRange(llvm::ArrayRef<int32_t> tokens, size_t begin, size_t end,
+                       std::vector<RowMatrix> &values);
+
   /// Tokens held by the caches.
   int64_t cachedLength() const { return cacheLength; }
   /// Forgets the cached sequence.
@@ -47,6 +58,11 @@ private:
     std::vector<float> keys;   ///< [cacheLength, kvWidth]
     std::vector<float> values; ///< [cacheLength, kvWidth]
   };
+  llvm::Error checkTokens(llvm::ArrayRef<int32_t> tokens) const;
+  void execute(const Instruction &inst, llvm::ArrayRef<int32_t> tokens,
+               llvm::ArrayRef<int32_t> positions,
+               std::vector<RowMatrix> &values);
+
   const Program &program;
   LinearInputObserver linearInputObserver;
   std::vector<KVCache> caches;

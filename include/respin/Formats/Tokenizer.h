@@ -91,7 +91,7 @@ private:
 
 /// Splits `text` into the pre-tokens of a byte-level BPE tokenizer whose
 /// pre-tokenizer is `kind` ("llama3", "qwen2", "gpt2" or "smollm"; llama.cpp's
-/// "llama-bpe" and "default" are accepted too, anything else splits as
+/// "llama-bpe", "gpt-2" and "default" are accepted too, anything else splits as
 /// "gpt2"); the pieces are consecutive and cover `text`. Exposed for tests.
 std::vector<llvm::StringRef> preTokenizeByteLevel(llvm::StringRef text,
                                                   llvm::StringRef kind);

@@ -38,6 +38,10 @@ struct TokenizerData {
   int32_t eosId = -1;
   int32_t unkId = -1;
   bool addBos = true;
+  /// SentencePieceBPE: prepend U+2581 to the text before encoding (and drop
+  /// the first piece's leading space when decoding), SentencePiece's
+  /// add_dummy_prefix / Metaspace's prepend_scheme other than "never".
+  bool addDummyPrefix = true;
 
   /// JSON encoding used inside parameter archives.
   std::string toJson() const;

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <vector>
 
@@ -29,9 +30,23 @@ FailureOr<CalibrationWindows>
 loadCalibrationWindows(ModuleOp module, StringRef file, int64_t count,
                        int64_t length, uint64_t seed);
 
-/// Accumulates X^T X of the rows that `linear` reads over all windows (each
-/// window a fresh sequence). Deterministic for any thread count: windows are
-/// summed in fixed slots, slots in order.
+/// Hessians are accumulated in this many independent sums (window w in slot
+/// w mod kHessianSlots, in window order), then the slots in order: the
+/// result does not depend on how many threads ran.
+constexpr int64_t kHessianSlots = 8;
+
+/// The thread count a `threads` option asks for (0: every hardware thread).
+unsigned resolveThreadCount(unsigned requested);
+
+/// Runs `worker` on `threads` threads (the calling thread being one of them)
+/// and returns when all have returned.
+void runWorkers(unsigned threads, llvm::function_ref<void()> worker);
+
+/// Accumulates X^T X of the rows that `linear` reads over all windows, each
+/// window a fresh forward pass of `func` as it is now, cut after `linear`
+/// (the straightforward path; GPTQ uses CalibrationStream, which gives the
+/// same sums with one pass for all linears). Deterministic for any thread
+/// count.
 FailureOr<respin::quant::HessianAccumulator>
 collectInputHessian(func::FuncOp func, LinearOp linear,
                     const CalibrationWindows &windows);

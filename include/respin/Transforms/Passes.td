@@ -172,7 +172,14 @@ def TfmQuantizeWeightsPass : Pass<"tfm-quantize-weights", "::mlir::ModuleOp"> {
     the tokenized `calib-file`, and quantizes the linears in program order
     (q/k/v, o, gate/up, down, layer by layer); each group of linears sharing
     an input gets the Hessian of the inputs it sees with every earlier linear
-    already quantized. Damping `damp` x mean diagonal, `block-size` columns
+    already quantized. The windows pass through the network once: they are
+    held at the next group's first linear (the residual stream and whatever
+    else is live there), that group is quantized, and the windows advance
+    through the quantized linears; everything in the graph (online
+    Hadamards, transitions, residual adapters, fake quantizers) runs as it
+    will at inference. `threads` (0: all cores) does not change the result.
+    With `progress` (the default) one line per group and per layer goes to
+    stderr with the elapsed time and an ETA. Damping `damp` x mean diagonal, `block-size` columns
     per lazy update, optional `act-order`. Dead input columns are rounded
     without error feedback; a Hessian that stays indefinite after retrying
     with 10x the damping falls back to RTN with a warning. `report=<file>`
@@ -212,6 +219,10 @@ def TfmQuantizeWeightsPass : Pass<"tfm-quantize-weights", "::mlir::ModuleOp"> {
            "Tokens per calibration window">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the calibration window offsets">,
+    Option<"threads", "threads", "unsigned", /*default=*/"0",
+           "GPTQ calibration threads (0: every hardware thread)">,
+    Option<"progress", "progress", "bool", /*default=*/"true",
+           "GPTQ: print progress and an ETA per stage and layer on stderr">,
     Option<"linears", "linears", "std::string",
            /*default=*/"\"q,k,v,o,gate,up,down\"",
            "Linears to quantize: q,k,v,o,gate,up,down,lm_head,all-decoder">,
@@ -252,6 +263,10 @@ def TfmQuantizeActivationsPass
            "KV-cache bits: 2..8, or 16 (off)">,
     Option<"kvClip", "kv-clip", "double", /*default=*/"1.0",
            "KV-cache clip ratio in (0, 1]">,
+    Option<"threads", "threads", "unsigned", /*default=*/"0",
+           "GPTQ calibration threads (0: every hardware thread)">,
+    Option<"progress", "progress", "bool", /*default=*/"true",
+           "GPTQ: print progress and an ETA per stage and layer on stderr">,
     Option<"linears", "linears", "std::string",
            /*default=*/"\"q,k,v,o,gate,up,down\"",
            "Linears whose inputs are quantized">,

@@ -67,7 +67,8 @@ public:
     if (error > kRejectAbove)
       return emitError(value.getLoc())
              << "rotation '" << name
-             << "' is not orthogonal (max |R^T R - I| = " << error << ")";
+             << "' is not orthogonal (max |R^T R - I| = "
+             << formatOptionNumber(error) << ")";
     if (error > kProjectAbove)
       *matrix = respin::polarFactor(*matrix);
     int index = int(out.rotationValues.size());

@@ -57,8 +57,8 @@ template <typename T> void WeightGradients<T>::setZero() {
 namespace twin {
 
 template <typename T>
-void rmsNorm(const Matrix<T> &x, const Matrix<T> *gain, T epsilon,
-             Matrix<T> &y, std::vector<T> &inverseRms) {
+void rmsNorm(const Matrix<T> &x, const Matrix<T> *gain, T epsilon, Matrix<T> &y,
+             std::vector<T> &inverseRms) {
   y.resize(x.rows(), x.cols());
   inverseRms.resize(x.rows());
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
@@ -150,8 +150,9 @@ void attention(const Matrix<T> &q, const Matrix<T> &k, const Matrix<T> &v,
   for (int64_t head = 0; head < params.numHeads; ++head) {
     int64_t kv = (head / group) * d;
     Matrix<T> &p = probabilities[head];
-    p.noalias() = (q.middleCols(head * d, d) * k.middleCols(kv, d).transpose()) *
-                  T(params.scale);
+    p.noalias() =
+        (q.middleCols(head * d, d) * k.middleCols(kv, d).transpose()) *
+        T(params.scale);
     for (int64_t i = 0; i < n; ++i) {
       T maxScore = p.row(i).head(i + 1).maxCoeff();
       double total = 0.0;
@@ -191,7 +192,8 @@ void attentionBackward(const Matrix<T> &q, const Matrix<T> &k,
         (dP.array() * p.array()).rowwise().sum();
     dP = (p.array() * (dP.colwise() - rowDot).array()) * T(params.scale);
     dq.middleCols(head * d, d).noalias() = dP * k.middleCols(kv, d);
-    dk.middleCols(kv, d).noalias() += dP.transpose() * q.middleCols(head * d, d);
+    dk.middleCols(kv, d).noalias() +=
+        dP.transpose() * q.middleCols(head * d, d);
   }
 }
 
@@ -255,8 +257,8 @@ void hadamard(const Matrix<T> &x, const FastHadamardTransform &transform,
 }
 
 template <typename T>
-void residualAdapter(const Matrix<T> &h, const Matrix<T> &q,
-                     const Matrix<T> &m, Matrix<T> &y) {
+void residualAdapter(const Matrix<T> &h, const Matrix<T> &q, const Matrix<T> &m,
+                     Matrix<T> &y) {
   Matrix<T> mixed = (h * q) * m.transpose();
   y = h;
   y.noalias() += mixed * q.transpose();
@@ -462,8 +464,8 @@ void Tape<T>::backward(const Matrix<T> &dLogits, WeightGradients<T> &grads) {
       break;
     case OpKind::Attention:
       twin::attentionBackward(operand(0), operand(1), operand(2),
-                              inst.attention, attentionProbabilities[index],
-                              dy, dx, dx1, dx2);
+                              inst.attention, attentionProbabilities[index], dy,
+                              dx, dx1, dx2);
       accumulate(inst.operands[0], std::move(dx));
       accumulate(inst.operands[1], std::move(dx1));
       accumulate(inst.operands[2], std::move(dx2));
@@ -506,9 +508,8 @@ void Tape<T>::backward(const Matrix<T> &dLogits, WeightGradients<T> &grads) {
   template struct ProgramWeights<T>;                                           \
   template struct WeightGradients<T>;                                          \
   template class Tape<T>;                                                      \
-  template double nextTokenCrossEntropy<T>(const Matrix<T> &,                  \
-                                           llvm::ArrayRef<int32_t>, T,         \
-                                           Matrix<T> *);                       \
+  template double nextTokenCrossEntropy<T>(                                    \
+      const Matrix<T> &, llvm::ArrayRef<int32_t>, T, Matrix<T> *);             \
   namespace twin {                                                             \
   template void rmsNorm<T>(const Matrix<T> &, const Matrix<T> *, T,            \
                            Matrix<T> &, std::vector<T> &);                     \
@@ -525,10 +526,12 @@ void Tape<T>::backward(const Matrix<T> &dLogits, WeightGradients<T> &grads) {
   template void attention<T>(const Matrix<T> &, const Matrix<T> &,             \
                              const Matrix<T> &, const AttentionParams &,       \
                              Matrix<T> &, std::vector<Matrix<T>> &);           \
-  template void attentionBackward<T>(                                          \
-      const Matrix<T> &, const Matrix<T> &, const Matrix<T> &,                 \
-      const AttentionParams &, const std::vector<Matrix<T>> &,                 \
-      const Matrix<T> &, Matrix<T> &, Matrix<T> &, Matrix<T> &);               \
+  template void attentionBackward<T>(const Matrix<T> &, const Matrix<T> &,     \
+                                     const Matrix<T> &,                        \
+                                     const AttentionParams &,                  \
+                                     const std::vector<Matrix<T>> &,           \
+                                     const Matrix<T> &, Matrix<T> &,           \
+                                     Matrix<T> &, Matrix<T> &);                \
   template void siluMul<T>(const Matrix<T> &, const Matrix<T> &, Matrix<T> &); \
   template void siluMulBackward<T>(const Matrix<T> &, const Matrix<T> &,       \
                                    const Matrix<T> &, Matrix<T> &,             \
@@ -542,9 +545,11 @@ void Tape<T>::backward(const Matrix<T> &dLogits, WeightGradients<T> &grads) {
                             bool, Matrix<T> &);                                \
   template void residualAdapter<T>(const Matrix<T> &, const Matrix<T> &,       \
                                    const Matrix<T> &, Matrix<T> &);            \
-  template void residualAdapterBackward<T>(                                    \
-      const Matrix<T> &, const Matrix<T> &, const Matrix<T> &,                 \
-      const Matrix<T> &, Matrix<T> &, Matrix<T> *, Matrix<T> *);               \
+  template void residualAdapterBackward<T>(const Matrix<T> &,                  \
+                                           const Matrix<T> &,                  \
+                                           const Matrix<T> &,                  \
+                                           const Matrix<T> &, Matrix<T> &,     \
+                                           Matrix<T> *, Matrix<T> *);          \
   template void fakeQuant<T>(const Matrix<T> &, const FakeQuantParams &,       \
                              Matrix<T> &);                                     \
   template void fakeQuantBackward<T>(const Matrix<T> &,                        \

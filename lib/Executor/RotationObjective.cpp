@@ -69,8 +69,8 @@ void addBlockGradient(const FoldFactor &factor, const MatrixXd &dF,
 }
 
 unsigned threadCount(unsigned requested, size_t work) {
-  unsigned threads = requested ? requested
-                               : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      requested ? requested : std::max(1u, std::thread::hardware_concurrency());
   return unsigned(std::max<size_t>(1, std::min<size_t>(threads, work)));
 }
 } // namespace
@@ -90,8 +90,7 @@ RotationObjective<T>::RotationObjective(const RotationProblem &problem,
 template <typename T> RotationObjective<T>::~RotationObjective() = default;
 
 template <typename T>
-llvm::Error
-RotationObjective<T>::fold(const std::vector<MatrixXd> &rotations) {
+llvm::Error RotationObjective<T>::fold(const std::vector<MatrixXd> &rotations) {
   for (size_t i = 0; i < problem.folded.size(); ++i) {
     const FoldedWeight &spec = problem.folded[i];
     Partials &p = partials[i];
@@ -192,10 +191,9 @@ RotationObjective<T>::evaluate(const std::vector<MatrixXd> &rotations,
                                llvm::ArrayRef<std::vector<int32_t>> windows,
                                bool withGradient) {
   if (rotations.size() != problem.rotationNames.size())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "expected %zu rotations, got %zu",
-                                   problem.rotationNames.size(),
-                                   rotations.size());
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(), "expected %zu rotations, got %zu",
+        problem.rotationNames.size(), rotations.size());
   if (llvm::Error error = fold(rotations))
     return std::move(error);
 
@@ -235,8 +233,8 @@ RotationObjective<T>::evaluate(const std::vector<MatrixXd> &rotations,
           firstError = llvm::toString(logits.takeError());
         return;
       }
-      losses[w] = nextTokenCrossEntropy<T>(
-          *logits, windows[w], scale, withGradient ? &dLogits : nullptr);
+      losses[w] = nextTokenCrossEntropy<T>(*logits, windows[w], scale,
+                                           withGradient ? &dLogits : nullptr);
       if (!withGradient)
         continue;
       for (int index : needed)
@@ -277,7 +275,8 @@ RotationObjective<T>::evaluate(const std::vector<MatrixXd> &rotations,
   }
   result.gradients.reserve(rotations.size());
   for (const MatrixXd &rotation : rotations)
-    result.gradients.push_back(MatrixXd::Zero(rotation.rows(), rotation.cols()));
+    result.gradients.push_back(
+        MatrixXd::Zero(rotation.rows(), rotation.cols()));
   chainToRotations(rotations, sum, result.gradients);
   return result;
 }

@@ -27,7 +27,8 @@ CayleyStep CayleySGD::step(Eigen::MatrixXd &r, const Eigen::MatrixXd &gradient,
   if (velocity.size() == 0)
     velocity.setZero(r.rows(), r.cols());
   velocity = options.momentum * velocity - gradient;
-  Eigen::MatrixXd a = 0.5 * (velocity * r.transpose() - r * velocity.transpose());
+  Eigen::MatrixXd a =
+      0.5 * (velocity * r.transpose() - r * velocity.transpose());
   velocity = a * r;
   info.skewNorm = a.cwiseAbs().colwise().sum().maxCoeff();
   info.alpha = info.skewNorm > 0 ? std::min(lr, 1.0 / info.skewNorm) : lr;

@@ -117,8 +117,8 @@ struct LearnRotationsPass
       return module.emitError("tfm-learn-rotations needs calib-file=<text>: "
                               "rotations are learned on calibration data");
     if (steps <= 0)
-      return module.emitError() << "steps=" << int64_t(steps)
-                                << " must be positive";
+      return module.emitError()
+             << "steps=" << int64_t(steps) << " must be positive";
     if (!(lr > 0.0) || !std::isfinite(lr))
       return module.emitError()
              << "lr=" << formatOptionNumber(lr) << " must be positive";
@@ -126,10 +126,9 @@ struct LearnRotationsPass
       return module.emitError() << "momentum=" << formatOptionNumber(momentum)
                                 << " must be in [0, 1)";
     if (samples <= 0 || batch <= 0 || batch > samples)
-      return module.emitError()
-             << "batch=" << int64_t(batch) << " and samples="
-             << int64_t(samples)
-             << " must be positive, with batch <= samples";
+      return module.emitError() << "batch=" << int64_t(batch)
+                                << " and samples=" << int64_t(samples)
+                                << " must be positive, with batch <= samples";
     if (seqLen < 2)
       return module.emitError() << "seq-len=" << int64_t(seqLen)
                                 << " must be at least 2 (a window predicts "
@@ -143,8 +142,8 @@ struct LearnRotationsPass
   }
 
   FailureOr<func::FuncOp> forwardFunction(ModuleOp module) {
-    if (auto forward = module.lookupSymbol<func::FuncOp>(
-            respin::kForwardFunctionName))
+    if (auto forward =
+            module.lookupSymbol<func::FuncOp>(respin::kForwardFunctionName))
       return forward;
     SmallVector<func::FuncOp> defined;
     module.walk([&](func::FuncOp func) {
@@ -173,11 +172,13 @@ struct LearnRotationsPass
     return success();
   }
 
-  LogicalResult learn(ModuleOp module, const respin::exec::RotationProblem &problem,
+  LogicalResult learn(ModuleOp module,
+                      const respin::exec::RotationProblem &problem,
                       const CalibrationWindows &windows,
                       std::vector<Eigen::MatrixXd> &rotations,
                       llvm::json::Object &log) {
-    respin::exec::RotationObjective<float> objective(problem, unsigned(threads));
+    respin::exec::RotationObjective<float> objective(problem,
+                                                     unsigned(threads));
     auto lossOf = [&](StringRef when) -> FailureOr<double> {
       auto value = objective.evaluate(rotations, windows, false);
       if (!value)
@@ -207,8 +208,7 @@ struct LearnRotationsPass
       CalibrationWindows batchWindows;
       for (int64_t i = 0; i < batch; ++i)
         batchWindows.push_back(windows[order.next()]);
-      double rate =
-          respin::scheduledLearningRate(lrSchedule, lr, step, steps);
+      double rate = respin::scheduledLearningRate(lrSchedule, lr, step, steps);
       auto value = objective.evaluate(rotations, batchWindows, true);
       if (!value)
         return module.emitError() << "tfm-learn-rotations: step " << step + 1
@@ -219,8 +219,8 @@ struct LearnRotationsPass
       for (size_t r = 0; r < rotations.size(); ++r)
         optimizers[r].step(rotations[r], value->gradients[r], rate);
       double took = secondsSince(stepStart);
-      double eta = secondsSince(learning) / double(step + 1) *
-                   double(steps - step - 1);
+      double eta =
+          secondsSince(learning) / double(step + 1) * double(steps - step - 1);
       llvm::errs() << llvm::formatv(
           "tfm-learn-rotations: step {0}/{1} loss {2:F4} lr {3:G4} "
           "{4:F2} s/step ETA {5}\n",

@@ -324,8 +324,8 @@ private:
     std::vector<respin::exec::Instruction> instructions;
     std::map<std::pair<int, int64_t>, int> quantizers;
     std::vector<int> newIndex(p.instructions.size(), -1);
-    auto addQuantizer = [&](int input, int64_t width, int bits,
-                            int64_t group, const std::string &origin) {
+    auto addQuantizer = [&](int input, int64_t width, int bits, int64_t group,
+                            const std::string &origin) {
       respin::exec::Instruction quantizer;
       quantizer.kind = respin::exec::OpKind::FakeQuant;
       quantizer.operands = {input};
@@ -350,9 +350,10 @@ private:
             cast<ShapedType>(op->getOperand(0).getType()).getDimSize(1);
         int &quantized = quantizers[{inst.operands[0], group->second}];
         if (!quantized)
-          quantized = addQuantizer(inst.operands[0], width,
-                                   quantization.activationBits, group->second,
-                                   inst.origin) + 1;
+          quantized =
+              addQuantizer(inst.operands[0], width, quantization.activationBits,
+                           group->second, inst.origin) +
+              1;
         inst.operands[0] = quantized - 1;
       }
       if (inst.kind == respin::exec::OpKind::Attention &&

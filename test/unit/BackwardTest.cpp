@@ -46,8 +46,7 @@ double dot(const MatrixD &a, const MatrixD &b) {
 /// Checks the analytic gradient `analytic` of s(x) = <dy, f(x)> at `x`.
 void expectGradient(const std::function<MatrixD(const MatrixD &)> &f,
                     const MatrixD &x, const MatrixD &dy,
-                    const MatrixD &analytic, uint64_t seed,
-                    const char *what) {
+                    const MatrixD &analytic, uint64_t seed, const char *what) {
   MatrixD v = randomMatrix(x.rows(), x.cols(), seed);
   double numeric =
       (dot(dy, f(x + kStep * v)) - dot(dy, f(x - kStep * v))) / (2 * kStep);
@@ -93,12 +92,12 @@ TEST(BackwardTwins, LinearWithBias) {
     twin::linear(in, weight, &bias, y);
     return y;
   };
-  expectGradient([&](const MatrixD &in) { return run(in, w, b); }, x, dy, dx,
-                 5, "dx");
-  expectGradient([&](const MatrixD &in) { return run(x, in, b); }, w, dy, dW,
-                 6, "dW");
-  expectGradient([&](const MatrixD &in) { return run(x, w, in); }, b, dy, db,
-                 7, "db");
+  expectGradient([&](const MatrixD &in) { return run(in, w, b); }, x, dy, dx, 5,
+                 "dx");
+  expectGradient([&](const MatrixD &in) { return run(x, in, b); }, w, dy, dW, 6,
+                 "dW");
+  expectGradient([&](const MatrixD &in) { return run(x, w, in); }, b, dy, db, 7,
+                 "db");
 }
 
 TEST(BackwardTwins, RopeBothLayoutsMatchKernelAndInvert) {
@@ -153,12 +152,12 @@ TEST(BackwardTwins, CausalGroupedQueryAttention) {
   std::vector<MatrixD> p;
   twin::attention(q, k, v, params, out, p);
   twin::attentionBackward(q, k, v, params, p, dy, dq, dk, dv);
-  expectGradient([&](const MatrixD &in) { return run(in, k, v); }, q, dy, dq,
-                 5, "dq");
-  expectGradient([&](const MatrixD &in) { return run(q, in, v); }, k, dy, dk,
-                 6, "dk");
-  expectGradient([&](const MatrixD &in) { return run(q, k, in); }, v, dy, dv,
-                 7, "dv");
+  expectGradient([&](const MatrixD &in) { return run(in, k, v); }, q, dy, dq, 5,
+                 "dq");
+  expectGradient([&](const MatrixD &in) { return run(q, in, v); }, k, dy, dk, 6,
+                 "dk");
+  expectGradient([&](const MatrixD &in) { return run(q, k, in); }, v, dy, dv, 7,
+                 "dv");
   // Causality: the first query row sees only the first key.
   EXPECT_DOUBLE_EQ(p[0](0, 0), 1.0);
 }
@@ -224,12 +223,12 @@ TEST(BackwardTwins, ResidualAdapter) {
     twin::residualAdapter(hi, qi, mi, y);
     return y;
   };
-  expectGradient([&](const MatrixD &in) { return run(in, q, m); }, h, dy, dh,
-                 5, "dh");
-  expectGradient([&](const MatrixD &in) { return run(h, in, m); }, q, dy, dQ,
-                 6, "dQ");
-  expectGradient([&](const MatrixD &in) { return run(h, q, in); }, m, dy, dM,
-                 7, "dM");
+  expectGradient([&](const MatrixD &in) { return run(in, q, m); }, h, dy, dh, 5,
+                 "dh");
+  expectGradient([&](const MatrixD &in) { return run(h, in, m); }, q, dy, dQ, 6,
+                 "dQ");
+  expectGradient([&](const MatrixD &in) { return run(h, q, in); }, m, dy, dM, 7,
+                 "dM");
 }
 
 TEST(BackwardTwins, NextTokenCrossEntropy) {
@@ -240,8 +239,8 @@ TEST(BackwardTwins, NextTokenCrossEntropy) {
   // By hand for row 0 -> token 1: logsumexp(row) - row[1].
   double byHand = 0;
   for (int t = 0; t < 5; ++t)
-    byHand += std::log(logits.row(t).array().exp().sum()) -
-              logits(t, tokens[t + 1]);
+    byHand +=
+        std::log(logits.row(t).array().exp().sum()) - logits(t, tokens[t + 1]);
   EXPECT_NEAR(loss, byHand, 1e-12);
   EXPECT_EQ(dLogits.row(5).cwiseAbs().maxCoeff(), 0.0);
   MatrixD v = randomMatrix(6, 10, 2);
@@ -258,7 +257,7 @@ TEST(BackwardTwins, NextTokenCrossEntropy) {
 // (gradient 0), the others pass unchanged. With clip 1 everything passes.
 TEST(BackwardTwins, StraightThroughEstimatorPassesInsideTheClipRange) {
   MatrixD x(2, 5);
-  x << -4, -1, 0.5, 1, 2, //
+  x << -4, -1, 0.5, 1, 2,  //
       3, -3, 0.1, -0.2, 1; // symmetric group below: range |x| <= 1.5
   MatrixD dy = MatrixD::Constant(2, 5, 1.0);
   FakeQuantParams asym;

@@ -26,7 +26,9 @@ struct Procrustes {
       noise.data()[i] = 0.1 * random.nextNormal();
     b = randomOrthogonalMatrix(n, seed + 1) * a + noise;
   }
-  double loss(const Eigen::MatrixXd &r) const { return (r * a - b).squaredNorm(); }
+  double loss(const Eigen::MatrixXd &r) const {
+    return (r * a - b).squaredNorm();
+  }
   Eigen::MatrixXd gradient(const Eigen::MatrixXd &r) const {
     return 2 * (r * a - b) * a.transpose();
   }
@@ -108,11 +110,16 @@ TEST(CayleySGD, DeterministicForTheSameInputs) {
 }
 
 TEST(LearningRateSchedule, ConstantLinearCosine) {
-  EXPECT_DOUBLE_EQ(scheduledLearningRate(LearningRateSchedule::Constant, 2, 7, 10), 2);
-  EXPECT_DOUBLE_EQ(scheduledLearningRate(LearningRateSchedule::Linear, 2, 0, 10), 2);
-  EXPECT_DOUBLE_EQ(scheduledLearningRate(LearningRateSchedule::Linear, 2, 5, 10), 1);
-  EXPECT_DOUBLE_EQ(scheduledLearningRate(LearningRateSchedule::Cosine, 2, 5, 10), 1);
-  EXPECT_NEAR(scheduledLearningRate(LearningRateSchedule::Cosine, 2, 10, 10), 0, 1e-15);
+  EXPECT_DOUBLE_EQ(
+      scheduledLearningRate(LearningRateSchedule::Constant, 2, 7, 10), 2);
+  EXPECT_DOUBLE_EQ(
+      scheduledLearningRate(LearningRateSchedule::Linear, 2, 0, 10), 2);
+  EXPECT_DOUBLE_EQ(
+      scheduledLearningRate(LearningRateSchedule::Linear, 2, 5, 10), 1);
+  EXPECT_DOUBLE_EQ(
+      scheduledLearningRate(LearningRateSchedule::Cosine, 2, 5, 10), 1);
+  EXPECT_NEAR(scheduledLearningRate(LearningRateSchedule::Cosine, 2, 10, 10), 0,
+              1e-15);
 }
 
 } // namespace

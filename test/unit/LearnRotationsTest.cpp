@@ -37,7 +37,7 @@ mlir::func::FuncOp forwardOf(LoadedModel &model) {
 mlir::tfm::CalibrationWindows windowsOf(LoadedModel &model, int64_t count,
                                         int64_t length, uint64_t seed) {
   auto windows = mlir::tfm::loadCalibrationWindows(*model.module, calibFile(),
-                                                    count, length, seed);
+                                                   count, length, seed);
   EXPECT_TRUE(mlir::succeeded(windows));
   return mlir::succeeded(windows) ? *windows : mlir::tfm::CalibrationWindows();
 }
@@ -95,8 +95,8 @@ void checkGradients(const std::string &mode, bool distinctBases) {
     ASSERT_TRUE(up && down);
     double numeric = (up->loss - down->loss) / (2 * step);
     double analytic = (base->gradients[i].array() * direction.array()).sum();
-    double relative = std::abs(numeric - analytic) /
-                      std::max(std::abs(numeric), 1e-12);
+    double relative =
+        std::abs(numeric - analytic) / std::max(std::abs(numeric), 1e-12);
     worst = std::max(worst, relative);
     EXPECT_LT(relative, 1e-4) << learnable->problem.rotationNames[i] << ": "
                               << analytic << " vs " << numeric;
@@ -109,7 +109,8 @@ TEST(LearnRotationsGradient, GlobalBasisAndHeadsMatchFiniteDifferences) {
   checkGradients("global", false);
 }
 
-TEST(LearnRotationsGradient, PerBlockBasesAndTransitionsMatchFiniteDifferences) {
+TEST(LearnRotationsGradient,
+     PerBlockBasesAndTransitionsMatchFiniteDifferences) {
   checkGradients("per-block", true);
 }
 
@@ -169,7 +170,8 @@ TEST(LearnRotations, ShortRunLowersTheQuantizedLossAndKeepsFloatExact) {
     EXPECT_TRUE(runPipeline(*model, "tfm-fold-rotations"));
     EXPECT_LT(relativeDifference(reference, logitsOf(*model, evalWindow)),
               kExactTolerance);
-    EXPECT_TRUE(runPipeline(*model, "tfm-quantize-activations{bits=4 kv-bits=4}"));
+    EXPECT_TRUE(
+        runPipeline(*model, "tfm-quantize-activations{bits=4 kv-bits=4}"));
     // The same 8 windows the pass learned on (seed 0).
     return executorLoss(*model, windows);
   };
@@ -209,14 +211,15 @@ TEST(LearnRotations, RotationsArchiveRoundTripsIntoInitArchive) {
   std::string archive = (dir + "/rotations.safetensors").str();
   auto learned = loadStories();
   ASSERT_TRUE(runPipeline(*learned, insertRotations("per-block")));
-  ASSERT_TRUE(runPipeline(*learned, learnPass("per-block",
-                                              "rotations-out=" + archive)));
+  ASSERT_TRUE(runPipeline(*learned,
+                          learnPass("per-block", "rotations-out=" + archive)));
   ASSERT_TRUE(runPipeline(*learned, "tfm-fold-rotations"));
 
   auto reloaded = loadStories();
-  ASSERT_TRUE(runPipeline(
-      *reloaded, "tfm-fuse-norms,tfm-insert-rotations{mode=per-block "
-                 "init=archive rotations=" + archive + "},tfm-fold-rotations"));
+  ASSERT_TRUE(runPipeline(*reloaded,
+                          "tfm-fuse-norms,tfm-insert-rotations{mode=per-block "
+                          "init=archive rotations=" +
+                              archive + "},tfm-fold-rotations"));
   std::vector<int32_t> tokens = evalTokens(*learned, 128);
   // The same float64 rotations folded the same way: identical logits.
   EXPECT_EQ(relativeDifference(logitsOf(*learned, tokens),

@@ -33,7 +33,8 @@
 namespace respin::exec {
 
 template <typename T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix =
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Online Hadamards up to this size run as dense matrices in the tape (one
 /// GEMM instead of the fast transform's K x K loops); larger ones use the
@@ -69,8 +70,8 @@ template <typename T> struct WeightGradients {
 /// Differentiable twins of the kernels (Kernels.h semantics, rows = tokens).
 namespace twin {
 template <typename T>
-void rmsNorm(const Matrix<T> &x, const Matrix<T> *gain, T epsilon,
-             Matrix<T> &y, std::vector<T> &inverseRms);
+void rmsNorm(const Matrix<T> &x, const Matrix<T> *gain, T epsilon, Matrix<T> &y,
+             std::vector<T> &inverseRms);
 template <typename T>
 void rmsNormBackward(const Matrix<T> &x, const Matrix<T> *gain,
                      const std::vector<T> &inverseRms, const Matrix<T> &dy,
@@ -123,8 +124,8 @@ void hadamard(const Matrix<T> &x, const FastHadamardTransform &transform,
 
 /// y = h + Q (M (Q^T h)); backward adds into dQ, dM when given.
 template <typename T>
-void residualAdapter(const Matrix<T> &h, const Matrix<T> &q,
-                     const Matrix<T> &m, Matrix<T> &y);
+void residualAdapter(const Matrix<T> &h, const Matrix<T> &q, const Matrix<T> &m,
+                     Matrix<T> &y);
 template <typename T>
 void residualAdapterBackward(const Matrix<T> &h, const Matrix<T> &q,
                              const Matrix<T> &m, const Matrix<T> &dy,
@@ -133,8 +134,7 @@ void residualAdapterBackward(const Matrix<T> &h, const Matrix<T> &q,
 /// The runtime's quantize-dequantize (float32 arithmetic; float64 inputs
 /// are rounded to float32 first).
 template <typename T>
-void fakeQuant(const Matrix<T> &x, const FakeQuantParams &params,
-               Matrix<T> &y);
+void fakeQuant(const Matrix<T> &x, const FakeQuantParams &params, Matrix<T> &y);
 /// The straight-through estimator of the file comment.
 template <typename T>
 void fakeQuantBackward(const Matrix<T> &x, const FakeQuantParams &params,
@@ -171,7 +171,7 @@ private:
   std::vector<int32_t> tokens;
   std::vector<Matrix<T>> values;
   std::vector<Matrix<T>> valueGradients;
-  std::vector<std::vector<T>> inverseRms;                  ///< per RMSNorm
+  std::vector<std::vector<T>> inverseRms;                     ///< per RMSNorm
   std::vector<std::vector<Matrix<T>>> attentionProbabilities; ///< per attention
 };
 

@@ -1,4 +1,5 @@
-//===- RotationObjective.h - Loss of a folded network and its rotations -*- C++ -*-===//
+//===- RotationObjective.h - Loss of a folded network and its rotations -*- C++
+//-*-===//
 //
 // The objective of rotation learning: the next-token loss of the network
 // that will be deployed, as a function of its rotation matrices. The folded
@@ -38,8 +39,8 @@ namespace respin::exec {
 
 /// One factor x <- F x of a folded weight.
 struct FoldFactor {
-  int rotation = -1;    ///< learned rotation index; -1 for a fixed Hadamard
-  int64_t blocks = 1;   ///< F = I_blocks kron R
+  int rotation = -1;      ///< learned rotation index; -1 for a fixed Hadamard
+  int64_t blocks = 1;     ///< F = I_blocks kron R
   bool transpose = false; ///< R^T (or H^T) instead of R
   const FastHadamardTransform *hadamard = nullptr; ///< the fixed factor
   /// H_n as a matrix, when small enough (kDenseHadamardLimit) to multiply
@@ -55,10 +56,10 @@ struct FoldedWeight {
   std::string name;     ///< parameter name, for diagnostics
   bool embedding = false;
   Eigen::MatrixXd frozen;
-  Eigen::MatrixXd frozenBias;    ///< [out, 1] or empty
+  Eigen::MatrixXd frozenBias;     ///< [out, 1] or empty
   std::vector<FoldFactor> output; ///< Out_1 (nearest the weight) first
   std::vector<FoldFactor> input;  ///< In_1 (nearest the weight) first
-  bool quantize = false; ///< fake-quantize W' (when weight bits < 16)
+  bool quantize = false;          ///< fake-quantize W' (when weight bits < 16)
 };
 
 /// A dense skip transition T = R_to R_from^T (a Rotate instruction).

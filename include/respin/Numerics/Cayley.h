@@ -35,18 +35,18 @@
 namespace respin {
 
 struct CayleyOptions {
-  double momentum = 0.0;     ///< beta in [0, 1)
-  int maxIterations = 50;    ///< fixed-point iterations of the retraction
-  double iterationTolerance = 1e-14; ///< stop when max|Y_k+1 - Y_k| <= this
+  double momentum = 0.0;  ///< beta in [0, 1)
+  int maxIterations = 50; ///< fixed-point iterations of the retraction
+  double iterationTolerance = 1e-14;   ///< stop when max|Y_k+1 - Y_k| <= this
   int64_t reorthonormalizeEvery = 100; ///< steps; 0: only on tolerance
   double orthogonalityTolerance = 1e-10;
 };
 
 /// What one step did.
 struct CayleyStep {
-  double alpha = 0;      ///< the capped step size
-  double skewNorm = 0;   ///< ||A||_1
-  int iterations = 0;    ///< fixed-point iterations run
+  double alpha = 0;    ///< the capped step size
+  double skewNorm = 0; ///< ||A||_1
+  int iterations = 0;  ///< fixed-point iterations run
   bool reorthonormalized = false;
 };
 

@@ -6,8 +6,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "respin/Numerics/LearningRateSchedule.h"
 
 namespace mlir::tfm {
+
+/// Residual-stream bases of --tfm-learn-rotations.
+enum class ResidualRotationMode { Global, PerBlock };
 
 #define GEN_PASS_DECL
 #include "respin/Transforms/Passes.h.inc"

@@ -127,6 +127,109 @@ def TfmFoldRotationsPass : Pass<"tfm-fold-rotations", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def TfmLearnRotationsPass : Pass<"tfm-learn-rotations", "::mlir::ModuleOp"> {
+  let summary = "Learn the rotations on calibration data against the loss of "
+                "the quantized network (Cayley SGD)";
+  let description = [{
+    Runs after `--tfm-insert-rotations` (and before approximation, folding
+    and quantization) and replaces the values of its rotations by learned
+    ones, under the same names, so `--tfm-write-parameters` writes them to
+    the output archive and the rest of the pipeline is unchanged. The float
+    model stays exact: the rotations stay orthogonal.
+
+    The loss is the next-token cross-entropy of the network as it will be
+    deployed: every embedding and linear weight is rebuilt at every step as
+    W' = R_out W R_in^T (float64) from the frozen float weights, skip
+    transitions of per-block bases are the dense T = R_out R_in^T, online
+    Hadamards run where they are, and `a-bits`/`kv-bits` quantizers sit
+    where `--tfm-quantize-activations` (with its defaults) puts them: the
+    inputs of q, k, v, o, gate, up and down, per token, asymmetric, o_proj
+    per head; keys after RoPE and the online Hadamard, values, per token per
+    head. With `w-bits` < 16 the folded decoder weights are quantized too
+    (per channel, symmetric, RTN with clip search). The default keeps the
+    weights in float, as SpinQuant does when GPTQ follows. Quantizers use the
+    straight-through estimator: scales and zero points are constants and the
+    gradient passes inside each group's clip range.
+
+    `mode=global` learns the global basis R1 (`rotation.r1`) and the head
+    rotations (SpinQuant); `mode=per-block` learns the 2L+1 bases
+    `rotation.layers.<i>.r1|r2` and `rotation.final` with the dense
+    transitions in the network, and the head rotations (ReSpinQuant, before
+    `--tfm-approximate-residual-rotations`). The mode must match the
+    rotations the IR has.
+
+    Each of `steps` steps takes the next `batch` of `samples` windows of
+    `seq-len` tokens drawn (`seed`) from `calib-file` (reshuffled each
+    epoch, seeded), computes the gradient of every rotation by
+    back-propagation (windows in parallel on `threads` threads, summed in a
+    fixed order: the result does not depend on the thread count) and makes a
+    Cayley SGD step (`lr` under `lr-schedule`, capped at 1 / ||A||_1,
+    `momentum`). Progress goes to stderr every step. `report=<file>` writes
+    a JSON report with the loss of every step; `rotations-out=<file>` writes
+    the learned rotations to a safetensors file that
+    `--tfm-insert-rotations=init=archive rotations=<file>` reads. Files are
+    written only when learning succeeded, atomically.
+
+    ```
+    respin-opt m.mlir --tfm-fuse-norms \
+      "--tfm-insert-rotations=mode=per-block online-hadamard=both" \
+      "--tfm-learn-rotations=mode=per-block calib-file=calib.txt a-bits=4 kv-bits=4" \
+      "--tfm-approximate-residual-rotations=rank=8" --tfm-fold-rotations -o r.mlir
+    ```
+  }];
+  let options = [
+    Option<"mode", "mode", "::mlir::tfm::ResidualRotationMode",
+           /*default=*/"::mlir::tfm::ResidualRotationMode::Global",
+           "Residual bases to learn",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::tfm::ResidualRotationMode::Global, "global",
+                        "one basis R1 for the whole stream (SpinQuant)"),
+             clEnumValN(::mlir::tfm::ResidualRotationMode::PerBlock,
+                        "per-block",
+                        "one basis per stream segment (ReSpinQuant)"))}]>,
+    Option<"steps", "steps", "int64_t", /*default=*/"100",
+           "Optimizer steps">,
+    Option<"lr", "lr", "double", /*default=*/"1.5",
+           "Learning rate (Cayley SGD; the step is capped at 1/||A||_1)">,
+    Option<"lrSchedule", "lr-schedule", "::respin::LearningRateSchedule",
+           /*default=*/"::respin::LearningRateSchedule::Linear",
+           "Learning-rate schedule",
+           [{::llvm::cl::values(
+             clEnumValN(::respin::LearningRateSchedule::Constant, "constant",
+                        "lr at every step"),
+             clEnumValN(::respin::LearningRateSchedule::Linear, "linear",
+                        "linear decay to 0"),
+             clEnumValN(::respin::LearningRateSchedule::Cosine, "cosine",
+                        "cosine decay to 0"))}]>,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "Momentum of Cayley SGD, in [0, 1)">,
+    Option<"batch", "batch", "int64_t", /*default=*/"4",
+           "Calibration windows per step">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "Tokens per calibration window">,
+    Option<"calibFile", "calib-file", "std::string", /*default=*/"\"\"",
+           "Calibration text (stories separated by <|endoftext|>)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows drawn from the text">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the window offsets and of the data order">,
+    Option<"wBits", "w-bits", "int", /*default=*/"16",
+           "Weight bits while learning: 2..8, or 16 (float)">,
+    Option<"aBits", "a-bits", "int", /*default=*/"4",
+           "Activation bits while learning: 2..8, or 16 (float)">,
+    Option<"kvBits", "kv-bits", "int", /*default=*/"4",
+           "KV-cache bits while learning: 2..8, or 16 (float)">,
+    Option<"threads", "threads", "int", /*default=*/"0",
+           "Threads (0: one per hardware thread)">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report (loss per step) to this file">,
+    Option<"rotationsOut", "rotations-out", "std::string",
+           /*default=*/"\"\"",
+           "Also write the learned rotations to this safetensors file">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def TfmWriteParametersPass : Pass<"tfm-write-parameters", "::mlir::ModuleOp"> {
   let summary = "Write the tensors created by passes to a parameter archive";
   let description = [{

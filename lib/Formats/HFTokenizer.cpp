@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/HFCheckpoint.h"
+#include "respin/Formats/InputFile.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -299,13 +300,9 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
 
 llvm::Expected<TokenizerData>
 respin::loadHFTokenizerJson(llvm::StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readInputFile(path);
   if (!buffer)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: cannot read tokenizer: %s",
-                                   path.str().c_str(),
-                                   buffer.getError().message().c_str());
+    return buffer.takeError();
   llvm::StringRef text = (*buffer)->getBuffer();
   json root = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                           /*allow_exceptions=*/false);

@@ -190,7 +190,8 @@ respin::modelConfigFromJson(llvm::StringRef text, llvm::StringRef source) {
 }
 
 llvm::Error respin::writeParameterArchive(const Checkpoint &checkpoint,
-                                          llvm::StringRef path) {
+                                          llvm::StringRef path,
+                                          OutputSet *outputs) {
   SafetensorsWriter writer;
   writer.setMetadata(kFormatKey, kFormatVersion);
   writer.setMetadata(kConfigKey, modelConfigToJson(checkpoint.config));
@@ -199,6 +200,8 @@ llvm::Error respin::writeParameterArchive(const Checkpoint &checkpoint,
   for (const auto &[name, tensor] : checkpoint.tensors)
     writer.addTensor(name, tensor.dtype, tensor.shape,
                      llvm::ArrayRef<uint8_t>(tensor.data, tensor.numBytes));
+  if (outputs)
+    return writer.write(path, *outputs, "parameter archive");
   return writer.write(path);
 }
 

@@ -10,6 +10,7 @@
 
 #include "respin/Formats/Safetensors.h"
 #include "FormatSupport.h"
+#include "respin/Formats/InputFile.h"
 #include "respin/Formats/AtomicFile.h"
 
 #include "llvm/Support/ConvertUTF.h"
@@ -216,12 +217,9 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(llvm::StringRef path) {
-  auto bufferOrErr =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
+  auto bufferOrErr = readInputFile(path);
   if (!bufferOrErr)
-    return makeError(path +
-                     ": cannot open: " + bufferOrErr.getError().message());
+    return bufferOrErr.takeError();
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->filePath = path.str();
   file->buffer = std::move(*bufferOrErr);
@@ -336,6 +334,19 @@ buildHeader(llvm::StringRef path,
 }
 
 llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
+  return writeFileAtomically(
+      path, [&](llvm::raw_ostream &os) { return writeTo(path, os); });
+}
+
+llvm::Error SafetensorsWriter::write(llvm::StringRef path, OutputSet &outputs,
+                                     llvm::StringRef role) const {
+  return outputs.write(path, role, [&](llvm::raw_ostream &os) {
+    return writeTo(path, os);
+  });
+}
+
+llvm::Error SafetensorsWriter::writeTo(llvm::StringRef path,
+                                       llvm::raw_ostream &os) const {
   if (!duplicateName.empty())
     return makeError(path + ": tensor '" + duplicateName + "' was added twice");
   std::vector<std::pair<std::string, json>> tensorEntries;
@@ -365,13 +376,12 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
   if (!header)
     return header.takeError();
 
-  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
-    char lengthBytes[8];
-    llvm::support::endian::write64le(lengthBytes, header->size());
-    os.write(lengthBytes, 8);
-    os << *header;
-    for (const Entry &entry : entries)
-      os.write(reinterpret_cast<const char *>(entry.bytes.data()),
-               entry.bytes.size());
-  });
+  char lengthBytes[8];
+  llvm::support::endian::write64le(lengthBytes, header->size());
+  os.write(lengthBytes, 8);
+  os << *header;
+  for (const Entry &entry : entries)
+    os.write(reinterpret_cast<const char *>(entry.bytes.data()),
+             entry.bytes.size());
+  return llvm::Error::success();
 }

@@ -11,6 +11,7 @@
 
 #include "respin/Formats/HFCheckpoint.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
 #include "respin/Formats/InputFile.h"
 #include "respin/Formats/Safetensors.h"
 
@@ -38,6 +39,8 @@ readFile(llvm::StringRef path) {
 
 static llvm::Expected<json> parseJsonObject(llvm::StringRef text,
                                             llvm::StringRef source) {
+  if (llvm::Error error = checkJsonNesting(text, source))
+    return std::move(error);
   json value;
   try {
     value = json::parse(text.begin(), text.end());

@@ -6,6 +6,7 @@
 #include "llvm/Support/FileSystem.h"
 
 #include <map>
+#include <vector>
 #include <mutex>
 
 using namespace respin;
@@ -93,6 +94,57 @@ respin::readInputFile(llvm::StringRef path, bool requiresNullTerminator) {
     return makeError(path + ": cannot read: " + buffer.getError().message());
   InputRegistry::get().add(status.getUniqueID(), path);
   return std::move(*buffer);
+}
+
+llvm::Error respin::checkIRNesting(llvm::StringRef text,
+                                   llvm::StringRef source) {
+  std::vector<char> open; // the unclosed brackets, innermost last
+  size_t line = 1, lineStart = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    switch (c) {
+    case '\n':
+      ++line;
+      lineStart = i + 1;
+      break;
+    case '"': // a string literal: skip it, escapes included
+      for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
+        if (text[i] == '\\')
+          ++i;
+      break;
+    case '/':
+      if (i + 1 < text.size() && text[i + 1] == '/')
+        while (i + 1 < text.size() && text[i + 1] != '\n')
+          ++i;
+      break;
+    case '(':
+    case '[':
+    case '{':
+    case '<':
+      open.push_back(c);
+      if (open.size() > kMaxIRNesting)
+        return makeError(source + ":" + llvm::Twine(line) + ":" +
+                         llvm::Twine(i - lineStart + 1) +
+                         ": brackets nest deeper than " +
+                         llvm::Twine(kMaxIRNesting) + " levels");
+      break;
+    case '>':
+      if (!open.empty() && open.back() == '<')
+        open.pop_back();
+      break;
+    case ')':
+    case ']':
+    case '}':
+      while (!open.empty() && open.back() == '<')
+        open.pop_back(); // an unclosed '<' was a comparison, not a bracket
+      if (!open.empty())
+        open.pop_back();
+      break;
+    default:
+      break;
+    }
+  }
+  return llvm::Error::success();
 }
 
 std::optional<std::string> respin::findInputFile(llvm::StringRef path) {

@@ -9,6 +9,7 @@
 
 #include "respin/Formats/ParameterArchive.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
 #include "respin/Formats/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -172,6 +173,8 @@ static llvm::Error readConfigFields(const StrictReader &reader,
 
 llvm::Expected<ModelConfig>
 respin::modelConfigFromJson(llvm::StringRef text, llvm::StringRef source) {
+  if (llvm::Error error = checkJsonNesting(text, source))
+    return std::move(error);
   json object;
   try {
     object = json::parse(text.begin(), text.end());

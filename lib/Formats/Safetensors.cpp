@@ -10,6 +10,7 @@
 
 #include "respin/Formats/Safetensors.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
 #include "respin/Formats/InputFile.h"
 #include "respin/Formats/AtomicFile.h"
 
@@ -84,7 +85,7 @@ HeaderParser::parseShape(const std::string &name, const json &shape) const {
   for (const json &dim : shape) {
     std::optional<int64_t> value = nonNegativeInt(dim);
     if (!value)
-      return tensorError(name, "'shape' entry " + dim.dump() +
+      return tensorError(name, "'shape' entry " + jsonSnippet(dim) +
                                    " is not a non-negative 64-bit integer");
     dims.push_back(*value);
   }
@@ -123,11 +124,11 @@ llvm::Error HeaderParser::parseTensor(const std::string &name,
   std::optional<int64_t> begin = nonNegativeInt(offsets[0]);
   std::optional<int64_t> end = nonNegativeInt(offsets[1]);
   if (!begin || !end)
-    return tensorError(name, "'data_offsets' " + offsets.dump() +
+    return tensorError(name, "'data_offsets' " + jsonSnippet(offsets) +
                                  " must hold non-negative integers");
   if (*begin > *end)
     return tensorError(name,
-                       "'data_offsets' " + offsets.dump() + " has begin > end");
+                       "'data_offsets' " + jsonSnippet(offsets) + " has begin > end");
   if ((uint64_t)*end > dataSize)
     return tensorError(name, "data range [" + llvm::Twine(*begin) + ", " +
                                  llvm::Twine(*end) +
@@ -194,6 +195,8 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
           &begin, reinterpret_cast<const llvm::UTF8 *>(text.end())))
     return makeError(path + ": header is not valid UTF-8 (at byte " +
                      llvm::Twine((const char *)begin - text.begin()) + ")");
+  if (llvm::Error error = checkJsonNesting(text, path + ": header"))
+    return std::move(error);
   // nlohmann keeps the last of duplicate keys; a repeated tensor name would
   // silently hide a tensor, so top-level duplicates are recorded and refused.
   std::string duplicate;

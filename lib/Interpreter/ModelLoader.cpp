@@ -508,6 +508,8 @@ loadModelFile(llvm::StringRef mlirPath) {
   auto buffer = readInputFile(mlirPath, /*requiresNullTerminator=*/true);
   if (!buffer)
     return buffer.takeError();
+  if (llvm::Error error = checkIRNesting((*buffer)->getBuffer(), mlirPath))
+    return std::move(error);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
   model->module = parseSourceFile<ModuleOp>(sourceMgr, model->context.get());

@@ -142,6 +142,9 @@ int main(int argc, char **argv) {
       respin::readInputFile(inputFile, /*requiresNullTerminator=*/true);
   if (!input)
     return fail(input.takeError());
+  if (llvm::Error error = respin::checkIRNesting(
+          (*input)->getBuffer(), inputFile == "-" ? "<stdin>" : inputFile))
+    return fail(std::move(error));
   respin::OutputSet outputs;
   std::string outputPath = outputFile, archivePath;
   if (llvm::Error error =

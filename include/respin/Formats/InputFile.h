@@ -29,6 +29,17 @@ namespace respin {
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 readInputFile(llvm::StringRef path, bool requiresNullTerminator = false);
 
+/// Deepest bracket nesting accepted in MLIR text. The MLIR parser recurses
+/// once per nested attribute, type or region, so 100 000 nested arrays
+/// overflow the stack; real models nest a dozen levels.
+constexpr unsigned kMaxIRNesting = 256;
+
+/// Fails, naming `source` with line and column, when the MLIR text nests
+/// (), [], {} and <> deeper than kMaxIRNesting. Linear; string literals and
+/// comments are skipped, and a '>' that closes nothing (as in "->") is not
+/// a bracket.
+llvm::Error checkIRNesting(llvm::StringRef text, llvm::StringRef source);
+
 /// The path under which the file that `path` names (by identity) was read
 /// through readInputFile in this process, if it was.
 std::optional<std::string> findInputFile(llvm::StringRef path);

@@ -9,6 +9,7 @@
 
 #include "respin/Formats/GGUF.h"
 #include "FormatSupport.h"
+#include "respin/Formats/InputFile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/bit.h"
@@ -410,12 +411,9 @@ readAlignment(llvm::StringRef path,
 }
 
 llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
-  auto bufferOrErr =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
+  auto bufferOrErr = readInputFile(path);
   if (!bufferOrErr)
-    return makeError(path +
-                     ": cannot open: " + bufferOrErr.getError().message());
+    return bufferOrErr.takeError();
   std::unique_ptr<GGUFFile> file(new GGUFFile());
   file->filePath = path.str();
   file->buffer = std::move(*bufferOrErr);

@@ -11,6 +11,8 @@
 
 #include "respin/Formats/HFCheckpoint.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
+#include "respin/Formats/InputFile.h"
 #include "respin/Formats/Safetensors.h"
 #include "respin/Formats/SentencePieceModel.h"
 
@@ -33,15 +35,13 @@ static std::string joinPath(llvm::StringRef directory, llvm::StringRef file) {
 /// Reads a whole (small, textual) file such as config.json.
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 readFile(llvm::StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return makeError(path + ": cannot open: " + buffer.getError().message());
-  return std::move(*buffer);
+  return readInputFile(path);
 }
 
 static llvm::Expected<json> parseJsonObject(llvm::StringRef text,
                                             llvm::StringRef source) {
+  if (llvm::Error error = checkJsonNesting(text, source))
+    return std::move(error);
   json value;
   try {
     value = json::parse(text.begin(), text.end());

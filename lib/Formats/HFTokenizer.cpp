@@ -15,6 +15,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/HFCheckpoint.h"
+#include "JsonSupport.h"
+#include "respin/Formats/InputFile.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -405,7 +407,8 @@ llvm::Expected<TokenizerData> parseSentencePieceJson(const json &root,
 }
 
 llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
-                                                 llvm::StringRef path) {
+                                                 llvm::StringRef path,
+                                                 size_t fileBytes) {
   if (!root.is_object())
     return fieldError(path, "<root>", "expected a JSON object");
   auto modelIt = root.find("model");
@@ -414,7 +417,7 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
   const json &model = *modelIt;
   if (auto type = model.find("type"); type != model.end() && *type != "BPE")
     return fieldError(path, "model.type",
-                      "unsupported model type " + type->dump() +
+                      "unsupported model type " + jsonSnippet(*type) +
                           " (only \"BPE\")");
   if (isSentencePieceFamily(root, model))
     return parseSentencePieceJson(root, model, path);
@@ -432,7 +435,7 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
     if (!id)
       return fieldError(path, "model.vocab",
                         "token '" + it.key() + "' has an invalid id " +
-                            it.value().dump());
+                            jsonSnippet(it.value()));
     if (!byId.try_emplace(*id, it.key(), 1).second)
       return fieldError(path, "model.vocab",
                         "id " + llvm::Twine(*id) + " is used twice");
@@ -460,8 +463,16 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
   if (byId.empty())
     return fieldError(path, "model.vocab", "empty vocabulary");
 
-  // Dense table; gaps (ids nobody names) become unused placeholders.
+  // Dense table; gaps (ids nobody names) become unused placeholders. Each
+  // named id takes several bytes of the file, so a table larger than the
+  // file is mostly gaps: a lying id, not a vocabulary.
   int32_t size = byId.rbegin()->first + 1;
+  if (size_t(size) > fileBytes)
+    return fieldError(path, "model.vocab",
+                      "token id " + llvm::Twine(size - 1) + " (" +
+                          llvm::Twine(byId.size()) +
+                          " ids named) would need a table larger than the " +
+                          llvm::Twine(fileBytes) + "-byte file");
   data.tokens.resize(size);
   data.tokenTypes.assign(size, 5);
   for (int32_t id = 0; id < size; ++id)
@@ -523,20 +534,18 @@ llvm::Expected<TokenizerData> parseTokenizerJson(const json &root,
 
 llvm::Expected<TokenizerData>
 respin::loadHFTokenizerJson(llvm::StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readInputFile(path);
   if (!buffer)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: cannot read tokenizer: %s",
-                                   path.str().c_str(),
-                                   buffer.getError().message().c_str());
+    return buffer.takeError();
   llvm::StringRef text = (*buffer)->getBuffer();
+  if (llvm::Error error = checkJsonNesting(text, path))
+    return std::move(error);
   json root = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                           /*allow_exceptions=*/false);
   if (root.is_discarded())
     return fieldError(path, "<root>", "not valid JSON");
   try {
-    return parseTokenizerJson(root, path);
+    return parseTokenizerJson(root, path, text.size());
   } catch (const json::exception &e) {
     // Defensive: the checks above should leave nothing for accessors to throw.
     return fieldError(path, "<root>", e.what());

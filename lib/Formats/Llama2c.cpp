@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/Llama2c.h"
+#include "respin/Formats/InputFile.h"
 #include "FormatSupport.h"
 #include "respin/Formats/SentencePieceModel.h"
 
@@ -173,12 +174,9 @@ static void sliceTensors(const ModelConfig &c, const uint8_t *data,
 llvm::Expected<Checkpoint>
 respin::loadLlama2cCheckpoint(llvm::StringRef path,
                               llvm::StringRef tokenizerPath) {
-  auto bufferOrErr =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
+  auto bufferOrErr = readInputFile(path);
   if (!bufferOrErr)
-    return makeError(path +
-                     ": cannot open: " + bufferOrErr.getError().message());
+    return bufferOrErr.takeError();
   std::unique_ptr<llvm::MemoryBuffer> buffer = std::move(*bufferOrErr);
   const auto *bytes =
       reinterpret_cast<const uint8_t *>(buffer->getBufferStart());

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/Llama2c.h"
+#include "respin/Formats/InputFile.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -95,11 +96,9 @@ respin::loadLlama2cTokenizer(llvm::StringRef path, int64_t vocabSize) {
     return fileError(path, "invalid vocabulary size " +
                                llvm::Twine(vocabSize) +
                                " for a llama2.c tokenizer");
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readInputFile(path);
   if (!buffer)
-    return fileError(path, "cannot read tokenizer: " +
-                               buffer.getError().message());
+    return buffer.takeError();
   Reader reader((*buffer)->getBuffer());
 
   int32_t maxTokenLength = 0;

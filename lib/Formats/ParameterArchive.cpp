@@ -9,6 +9,7 @@
 
 #include "respin/Formats/ParameterArchive.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
 #include "respin/Formats/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -172,6 +173,8 @@ static llvm::Error readConfigFields(const StrictReader &reader,
 
 llvm::Expected<ModelConfig>
 respin::modelConfigFromJson(llvm::StringRef text, llvm::StringRef source) {
+  if (llvm::Error error = checkJsonNesting(text, source))
+    return std::move(error);
   json object;
   try {
     object = json::parse(text.begin(), text.end());
@@ -190,7 +193,8 @@ respin::modelConfigFromJson(llvm::StringRef text, llvm::StringRef source) {
 }
 
 llvm::Error respin::writeParameterArchive(const Checkpoint &checkpoint,
-                                          llvm::StringRef path) {
+                                          llvm::StringRef path,
+                                          OutputSet *outputs) {
   SafetensorsWriter writer;
   writer.setMetadata(kFormatKey, kFormatVersion);
   writer.setMetadata(kConfigKey, modelConfigToJson(checkpoint.config));
@@ -199,6 +203,8 @@ llvm::Error respin::writeParameterArchive(const Checkpoint &checkpoint,
   for (const auto &[name, tensor] : checkpoint.tensors)
     writer.addTensor(name, tensor.dtype, tensor.shape,
                      llvm::ArrayRef<uint8_t>(tensor.data, tensor.numBytes));
+  if (outputs)
+    return writer.write(path, *outputs, "parameter archive");
   return writer.write(path);
 }
 

@@ -30,6 +30,13 @@ void ParameterSet::addCheckpoint(Checkpoint checkpoint) {
   paths.push_back("<in-memory>");
 }
 
+const Checkpoint *ParameterSet::archive(llvm::StringRef path) const {
+  for (size_t i = 0; i < paths.size(); ++i)
+    if (paths[i] == path)
+      return layers[i].get();
+  return nullptr;
+}
+
 const TensorView *ParameterSet::lookup(llvm::StringRef name) const {
   auto found = pending.find(name.str());
   if (found != pending.end())
@@ -81,14 +88,21 @@ std::vector<std::string> ParameterSet::pendingNames() const {
 }
 
 llvm::Error ParameterSet::writePending(llvm::StringRef path,
-                                       const std::vector<std::string> *keep) const {
+                                       const std::vector<std::string> *keep,
+                                       OutputSet *outputs,
+                                       const Checkpoint *carry) const {
   Checkpoint out;
   if (const ModelConfig *base = config())
     out.config = *base;
   for (const auto &[name, tensor] : pending)
     if (!keep || llvm::is_contained(*keep, name))
       out.tensors[name] = tensor->view;
-  return writeParameterArchive(out, path);
+  if (carry) {
+    for (const auto &[name, tensor] : carry->tensors)
+      out.tensors.emplace(name, tensor); // written pending ones stay
+    out.tokenizer = carry->tokenizer;
+  }
+  return writeParameterArchive(out, path, outputs);
 }
 
 const ModelConfig *ParameterSet::config() const {

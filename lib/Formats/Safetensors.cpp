@@ -10,6 +10,8 @@
 
 #include "respin/Formats/Safetensors.h"
 #include "FormatSupport.h"
+#include "JsonSupport.h"
+#include "respin/Formats/InputFile.h"
 #include "respin/Formats/AtomicFile.h"
 
 #include "llvm/Support/ConvertUTF.h"
@@ -83,7 +85,7 @@ HeaderParser::parseShape(const std::string &name, const json &shape) const {
   for (const json &dim : shape) {
     std::optional<int64_t> value = nonNegativeInt(dim);
     if (!value)
-      return tensorError(name, "'shape' entry " + dim.dump() +
+      return tensorError(name, "'shape' entry " + jsonSnippet(dim) +
                                    " is not a non-negative 64-bit integer");
     dims.push_back(*value);
   }
@@ -122,11 +124,11 @@ llvm::Error HeaderParser::parseTensor(const std::string &name,
   std::optional<int64_t> begin = nonNegativeInt(offsets[0]);
   std::optional<int64_t> end = nonNegativeInt(offsets[1]);
   if (!begin || !end)
-    return tensorError(name, "'data_offsets' " + offsets.dump() +
+    return tensorError(name, "'data_offsets' " + jsonSnippet(offsets) +
                                  " must hold non-negative integers");
   if (*begin > *end)
     return tensorError(name,
-                       "'data_offsets' " + offsets.dump() + " has begin > end");
+                       "'data_offsets' " + jsonSnippet(offsets) + " has begin > end");
   if ((uint64_t)*end > dataSize)
     return tensorError(name, "data range [" + llvm::Twine(*begin) + ", " +
                                  llvm::Twine(*end) +
@@ -193,6 +195,8 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
           &begin, reinterpret_cast<const llvm::UTF8 *>(text.end())))
     return makeError(path + ": header is not valid UTF-8 (at byte " +
                      llvm::Twine((const char *)begin - text.begin()) + ")");
+  if (llvm::Error error = checkJsonNesting(text, path + ": header"))
+    return std::move(error);
   // nlohmann keeps the last of duplicate keys; a repeated tensor name would
   // silently hide a tensor, so top-level duplicates are recorded and refused.
   std::string duplicate;
@@ -216,12 +220,9 @@ static llvm::Expected<json> parseJson(llvm::StringRef text,
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(llvm::StringRef path) {
-  auto bufferOrErr =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
+  auto bufferOrErr = readInputFile(path);
   if (!bufferOrErr)
-    return makeError(path +
-                     ": cannot open: " + bufferOrErr.getError().message());
+    return bufferOrErr.takeError();
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->filePath = path.str();
   file->buffer = std::move(*bufferOrErr);
@@ -336,6 +337,19 @@ buildHeader(llvm::StringRef path,
 }
 
 llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
+  return writeFileAtomically(
+      path, [&](llvm::raw_ostream &os) { return writeTo(path, os); });
+}
+
+llvm::Error SafetensorsWriter::write(llvm::StringRef path, OutputSet &outputs,
+                                     llvm::StringRef role) const {
+  return outputs.write(path, role, [&](llvm::raw_ostream &os) {
+    return writeTo(path, os);
+  });
+}
+
+llvm::Error SafetensorsWriter::writeTo(llvm::StringRef path,
+                                       llvm::raw_ostream &os) const {
   if (!duplicateName.empty())
     return makeError(path + ": tensor '" + duplicateName + "' was added twice");
   std::vector<std::pair<std::string, json>> tensorEntries;
@@ -365,13 +379,12 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef path) const {
   if (!header)
     return header.takeError();
 
-  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
-    char lengthBytes[8];
-    llvm::support::endian::write64le(lengthBytes, header->size());
-    os.write(lengthBytes, 8);
-    os << *header;
-    for (const Entry &entry : entries)
-      os.write(reinterpret_cast<const char *>(entry.bytes.data()),
-               entry.bytes.size());
-  });
+  char lengthBytes[8];
+  llvm::support::endian::write64le(lengthBytes, header->size());
+  os.write(lengthBytes, 8);
+  os << *header;
+  for (const Entry &entry : entries)
+    os.write(reinterpret_cast<const char *>(entry.bytes.data()),
+             entry.bytes.size());
+  return llvm::Error::success();
 }

@@ -344,7 +344,9 @@ std::optional<PreTokenizer> parsePreTokenizer(llvm::StringRef name) {
 
 /// Hand-written equivalents of the pre-tokenizer regexes, over the code
 /// points of one text. match*(i) returns how many code points the regex
-/// matches at i (always at least one).
+/// matches at i (always at least one). Linear in the text: every scan
+/// either consumes what it looks at or is bounded by a constant, and
+/// `steps` counts the code points examined so that tests can check it.
 class PreTokenSplitter {
 public:
   explicit PreTokenSplitter(llvm::StringRef text) : text(text) {
@@ -362,6 +364,7 @@ public:
   std::vector<llvm::StringRef> split(PreTokenizer kind) {
     std::vector<llvm::StringRef> pieces;
     size_t n = cps.size();
+    end = n;
     for (size_t i = 0; i < n;) {
       // SmolLM: Digits(individual_digits) runs before the GPT-2 regex, so
       // every number character is a piece and the regex never sees one.
@@ -371,11 +374,14 @@ public:
           ++i;
           continue;
         }
-        end = i;
-        while (end < n && classes[end] != CharClass::Number)
-          ++end;
-      } else {
-        end = n;
+        // A number-free run is scanned once, when it starts.
+        if (i == 0 || classes[i - 1] == CharClass::Number) {
+          end = i;
+          while (end < n && classes[end] != CharClass::Number) {
+            ++end;
+            ++steps;
+          }
+        }
       }
       size_t len = kind == PreTokenizer::Llama3  ? matchLlama3(i, 3)
                    : kind == PreTokenizer::Qwen2 ? matchLlama3(i, 1)
@@ -395,9 +401,14 @@ private:
     // Past the end behaves like a character that continues nothing.
     return i < end ? classes[i] : CharClass::Space;
   }
-  size_t runEnd(size_t i, CharClass c) const {
-    while (i < end && classes[i] == c)
+  /// End of the run of class `c` from i, looking at most `limit` code
+  /// points ahead.
+  size_t runEnd(size_t i, CharClass c, size_t limit = SIZE_MAX) const {
+    size_t stop = limit < end - i ? i + limit : end;
+    while (i < stop && classes[i] == c) {
       ++i;
+      ++steps;
+    }
     return i;
   }
 
@@ -424,10 +435,13 @@ private:
   size_t matchSpaces(size_t i, bool newlines) const {
     size_t e = runEnd(i, CharClass::Space);
     if (newlines) {
-      // Greedy \s* backs off to the last line break of the run.
-      for (size_t k = e; k > i; --k)
+      // Greedy \s* backs off to the last line break of the run (consumed,
+      // or else followed only by what \s+(?!\S) consumes next).
+      for (size_t k = e; k > i; --k) {
+        ++steps;
         if (isNewline(k - 1))
           return k - i;
+      }
     }
     // \s+(?!\S): leave the last space for the following word.
     if (e < end && e - i > 1)
@@ -447,13 +461,15 @@ private:
       ++j;
     if (classes[j] == CharClass::Letter)
       return runEnd(j, CharClass::Letter) - i;
-    if (c == CharClass::Number)
-      return std::min(runEnd(i, CharClass::Number) - i, maxDigits);
+    if (c == CharClass::Number) // \p{N}{1,maxDigits}: look no further
+      return runEnd(i, CharClass::Number, maxDigits) - i;
     j = cps[i] == ' ' && classAt(i + 1) == CharClass::Other ? i + 1 : i;
     if (classes[j] == CharClass::Other) {
       j = runEnd(j, CharClass::Other);
-      while (j < end && isNewline(j))
+      while (j < end && isNewline(j)) {
         ++j;
+        ++steps;
+      }
       return j - i;
     }
     return matchSpaces(i, /*newlines=*/true);
@@ -470,6 +486,11 @@ private:
     return matchSpaces(i, /*newlines=*/false);
   }
 
+public:
+  /// Code points examined by the scans so far.
+  mutable size_t steps = 0;
+
+private:
   llvm::StringRef text;
   std::vector<uint32_t> cps;
   std::vector<CharClass> classes;
@@ -491,9 +512,15 @@ std::string byteTokenSpelling(unsigned byte) {
 //===----------------------------------------------------------------------===//
 
 std::vector<llvm::StringRef> respin::preTokenizeByteLevel(llvm::StringRef text,
-                                                          llvm::StringRef kind) {
+                                                          llvm::StringRef kind,
+                                                          size_t *steps) {
   std::optional<PreTokenizer> parsed = parsePreTokenizer(kind);
-  return PreTokenSplitter(text).split(parsed.value_or(PreTokenizer::GPT2));
+  PreTokenSplitter splitter(text);
+  std::vector<llvm::StringRef> pieces =
+      splitter.split(parsed.value_or(PreTokenizer::GPT2));
+  if (steps)
+    *steps = splitter.steps;
+  return pieces;
 }
 
 std::vector<std::string> respin::splitStories(llvm::StringRef text) {

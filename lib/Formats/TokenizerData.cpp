@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Formats/TokenizerData.h"
+#include "JsonSupport.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ConvertUTF.h"
@@ -236,6 +237,8 @@ std::string TokenizerData::toJson() const {
 
 llvm::Expected<TokenizerData> TokenizerData::fromJson(llvm::StringRef text,
                                                       llvm::StringRef source) {
+  if (llvm::Error error = checkJsonNesting(text, source))
+    return std::move(error);
   json root = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                           /*allow_exceptions=*/false);
   if (root.is_discarded())

@@ -12,12 +12,13 @@
 #include "respin/Import/ImportModel.h"
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
-#include "respin/Formats/AtomicFile.h"
+#include "respin/Formats/OutputSet.h"
 #include "respin/Formats/ParameterArchive.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -180,19 +181,38 @@ std::string archivePathFor(llvm::StringRef mlirPath) {
 llvm::Error writeImportedModel(MLIRContext &context,
                                const Checkpoint &checkpoint,
                                llvm::StringRef mlirPath) {
+  auto fail = [&](const llvm::Twine &what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: %s",
+                                   mlirPath.str().c_str(), what.str().c_str());
+  };
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(mlirPath, status) &&
+      status.type() != llvm::sys::fs::file_type::regular_file)
+    return fail("the IR output must be a regular file (its archive is named "
+                "after it)");
   std::string archivePath = archivePathFor(mlirPath);
+  if (isSameFile(archivePath, mlirPath))
+    return fail("the IR output would be its own parameter archive; give it "
+                "another extension (.mlir)");
+  OutputSet outputs;
+  if (llvm::Error error = outputs.check(mlirPath, "IR output"))
+    return error;
+  if (llvm::Error error = outputs.check(archivePath, "parameter archive"))
+    return error;
+
   OwningOpRef<ModuleOp> module = buildModelModule(
       context, checkpoint, llvm::sys::path::filename(archivePath));
   if (failed(verify(*module)))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: the generated IR does not verify",
-                                   mlirPath.str().c_str());
-  if (llvm::Error error = writeParameterArchive(checkpoint, archivePath))
+    return fail("the generated IR does not verify");
+  if (llvm::Error error =
+          writeParameterArchive(checkpoint, archivePath, &outputs))
     return error;
   std::string text;
   llvm::raw_string_ostream stream(text);
   module->print(stream);
-  return writeFileAtomically(mlirPath, stream.str());
+  if (llvm::Error error = outputs.write(mlirPath, "IR output", stream.str()))
+    return error;
+  return outputs.commit();
 }
 
 } // namespace respin

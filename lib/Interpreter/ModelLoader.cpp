@@ -9,6 +9,8 @@
 #include "respin/Interpreter/ModelLoader.h"
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
+#include "respin/Executor/Validate.h"
+#include "respin/Formats/InputFile.h"
 #include "respin/Import/ImportModel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -40,11 +42,27 @@ public:
                             "and returns logits");
     tokens = func.getArgument(0);
     positions = func.getArgument(1);
+    for (Value input : {tokens, positions}) {
+      auto type = dyn_cast<RankedTensorType>(input.getType());
+      if (!type || type.getRank() != 1 || !type.isDynamicDim(0) ||
+          !type.getElementType().isSignlessInteger(32))
+        return func.emitError()
+               << "the executor runs sequences of any length: the token and "
+                  "position inputs must be tensor<?xi32>, got "
+               << input.getType();
+    }
     program.tokensValue = number(tokens);
     program.positionsValue = number(positions);
     for (Operation &op : func.getBody().front())
       if (failed(lower(&op)))
         return failure();
+    if (std::optional<exec::ProgramDefect> defect =
+            exec::validateProgram(program)) {
+      Operation *where = defect->instruction >= 0
+                             ? loweredOps[defect->instruction]
+                             : func.getOperation();
+      return where->emitError() << defect->message;
+    }
     return std::move(program);
   }
 
@@ -213,16 +231,21 @@ private:
     if (isa<tfm::ParamOp, arith::ConstantOp, tfm::DequantizeOp>(op))
       return success(); // resolved when used
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      if (ret.getNumOperands() != 1)
+        return ret.emitOpError("must return the logits");
       program.resultValue = number(ret.getOperand(0));
-      program.vocabSize = std::max<int64_t>(
-          program.vocabSize,
-          cast<ShapedType>(ret.getOperand(0).getType()).getDimSize(1));
       return success();
     }
     exec::Instruction inst;
     if (op->getNumResults() == 1) {
+      auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+      if (!type || type.getRank() != 2 || !type.isDynamicDim(0))
+        return op->emitOpError()
+               << "the executor runs any number of tokens: the result must "
+                  "be tensor<?xNxf32>, got "
+               << op->getResult(0).getType();
       inst.result = number(op->getResult(0));
-      inst.width = cast<ShapedType>(op->getResult(0).getType()).getDimSize(1);
+      inst.width = type.getDimSize(1);
     }
     llvm::raw_string_ostream origin(inst.origin);
     op->getLoc().print(origin);
@@ -233,10 +256,12 @@ private:
               inst.kind = exec::OpKind::Embedding;
               if (embedding.getTokens() != tokens)
                 return op->emitOpError("must read the token input");
-              program.vocabSize = std::max<int64_t>(
-                  program.vocabSize,
-                  cast<ShapedType>(embedding.getTable().getType())
-                      .getDimSize(0));
+              // Token ids must be rows of every table.
+              int64_t rows = cast<ShapedType>(embedding.getTable().getType())
+                                 .getDimSize(0);
+              program.vocabSize = program.vocabSize == 0
+                                      ? rows
+                                      : std::min(program.vocabSize, rows);
               return useWeight(op, embedding.getTable(), inst.weight);
             })
             .Case([&](tfm::RMSNormOp norm) -> LogicalResult {
@@ -315,6 +340,7 @@ private:
       return failure();
     if (instructionIndex)
       (*instructionIndex)[op] = int(program.instructions.size());
+    loweredOps.push_back(op);
     program.instructions.push_back(std::move(inst));
     return success();
   }
@@ -348,13 +374,13 @@ private:
     inst.attention.numKVHeads = attention.getNumKvHeads();
     inst.attention.headDim = attention.getHeadDim();
     inst.attention.scale = float(attention.getScale().convertToDouble());
-    inst.attention.cacheSlot = attention.getCacheSlot();
+    // The IR's slot numbers only name caches; the program numbers them
+    // densely, so a slot of 10^9 costs no more than slot 0.
     if (!usedCacheSlots.insert(attention.getCacheSlot()).second)
       return attention.emitOpError()
              << "cache_slot " << attention.getCacheSlot()
              << " is used by more than one attention op";
-    program.numCacheSlots =
-        std::max<int64_t>(program.numCacheSlots, attention.getCacheSlot() + 1);
+    inst.attention.cacheSlot = program.numCacheSlots++;
     return success();
   }
 
@@ -382,6 +408,7 @@ private:
   }
 
   llvm::DenseMap<Operation *, int> *instructionIndex;
+  std::vector<Operation *> loweredOps; ///< the op of each instruction
   Value tokens, positions;
   exec::Program program;
   llvm::DenseMap<Value, int> valueNumbers;
@@ -398,7 +425,12 @@ public:
             return failure(); // let notes and warnings through
           std::string location;
           llvm::raw_string_ostream stream(location);
-          diagnostic.getLocation().print(stream);
+          if (auto file =
+                  diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
+            stream << file.getFilename().getValue() << ":" << file.getLine()
+                   << ":" << file.getColumn();
+          else
+            diagnostic.getLocation().print(stream);
           if (!messages.empty())
             messages += "\n";
           messages += stream.str() + ": " + diagnostic.str();
@@ -473,11 +505,16 @@ llvm::Expected<std::unique_ptr<LoadedModel>>
 loadModelFile(llvm::StringRef mlirPath) {
   std::unique_ptr<LoadedModel> model = newModel();
   DiagnosticCollector diagnostics(model->context.get());
+  auto buffer = readInputFile(mlirPath, /*requiresNullTerminator=*/true);
+  if (!buffer)
+    return buffer.takeError();
+  if (llvm::Error error = checkIRNesting((*buffer)->getBuffer(), mlirPath))
+    return std::move(error);
   llvm::SourceMgr sourceMgr;
-  model->module =
-      parseSourceFile<ModuleOp>(mlirPath, sourceMgr, model->context.get());
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  model->module = parseSourceFile<ModuleOp>(sourceMgr, model->context.get());
   if (!model->module)
-    return diagnostics.takeError((mlirPath + ": cannot read the file").str());
+    return diagnostics.takeError((mlirPath + ": cannot parse the file").str());
   tfm::getParameterSet(model->context.get())
       .setBaseDirectory(llvm::sys::path::parent_path(mlirPath));
   if (failed(tfm::loadParameters(*model->module)))

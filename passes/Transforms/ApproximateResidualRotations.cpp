@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Dialect/Tfm/IR/TfmOps.h"
-#include "respin/Formats/AtomicFile.h"
+#include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Numerics/ResidualApproximation.h"
 #include "respin/Transforms/Passes.h"
 #include "respin/Transforms/WeightAccess.h"
@@ -127,7 +127,13 @@ struct ApproximateResidualRotationsPass
                             {"transitions", std::move(entries)}};
     std::string text =
         llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str();
-    if (llvm::Error error = respin::writeFileAtomically(report, text + "\n")) {
+    if (llvm::Error error = writePassOutput(
+            &getContext(), report,
+            "report of --tfm-approximate-residual-rotations",
+            [&](llvm::raw_ostream &os) {
+              os << text << "\n";
+              return llvm::Error::success();
+            })) {
       getOperation().emitError() << llvm::toString(std::move(error));
       return failure();
     }

@@ -3,6 +3,7 @@
 #include "respin/Transforms/CalibrationRunner.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Executor/Session.h"
+#include "respin/Formats/InputFile.h"
 #include "respin/Interpreter/Evaluation.h"
 #include "respin/Interpreter/ModelLoader.h"
 #include "respin/Quantization/Calibration.h"
@@ -48,10 +49,10 @@ FailureOr<CalibrationWindows> mlir::tfm::loadCalibrationWindows(ModuleOp module,
   auto tokenizer = respin::Tokenizer::create(*data);
   if (!tokenizer)
     return module.emitError() << llvm::toString(tokenizer.takeError());
-  auto text = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  auto text = respin::readInputFile(file);
   if (!text)
-    return module.emitError() << "cannot read the calibration text '" << file
-                              << "': " << text.getError().message();
+    return module.emitError() << "cannot read the calibration text: "
+                              << llvm::toString(text.takeError());
   auto tokens = respin::tokenizeStories(**tokenizer, (*text)->getBuffer());
   if (!tokens)
     return module.emitError()

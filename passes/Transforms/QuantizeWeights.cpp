@@ -13,7 +13,6 @@
 
 #include "GPTQProgress.h"
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
-#include "respin/Formats/AtomicFile.h"
 #include "respin/Quantization/GPTQ.h"
 #include "respin/Transforms/CalibrationRunner.h"
 #include "respin/Transforms/LayerwiseCalibration.h"
@@ -367,9 +366,11 @@ struct QuantizeWeightsPass
                              {"tokens", calibrationTokens}};
     }
     llvm::json::Value value(std::move(root));
-    if (llvm::Error error =
-            respin::writeFileAtomically(report, [&](llvm::raw_ostream &os) {
+    if (llvm::Error error = writePassOutput(
+            &getContext(), report, "report of --tfm-quantize-weights",
+            [&](llvm::raw_ostream &os) {
               os << llvm::formatv("{0:2}", value) << "\n";
+              return llvm::Error::success();
             }))
       return getOperation().emitError() << llvm::toString(std::move(error));
     return success();

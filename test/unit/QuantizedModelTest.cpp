@@ -156,8 +156,8 @@ TEST(QuantizedExecutor, LoaderRefusesCodesOutsideTheirRange) {
     std::string source =
         "func.func @forward(%tokens: tensor<?xi32>, %positions: "
         "tensor<?xi32>) -> tensor<?x2xf32> {\n"
-        "  %table = arith.constant dense<1.0> : tensor<4x2xf32>\n"
-        "  %h = tfm.embedding %table[%tokens] : tensor<4x2xf32>, "
+        "  %table = arith.constant dense<1.0> : tensor<2x2xf32>\n"
+        "  %h = tfm.embedding %table[%tokens] : tensor<2x2xf32>, "
         "tensor<?xi32> -> tensor<?x2xf32>\n"
         "  %c = arith.constant dense<" +
         codes.str() +

@@ -751,6 +751,48 @@ TEST(PreTokenizer, PiecesCoverTheText) {
   }
 }
 
+// Pre-tokenisation is linear: the scans examine at most a few code points
+// per code point of the text, for the inputs that used to be quadratic (long
+// digit runs under llama3/qwen2, long "a a a" runs under smollm, long space
+// runs) and for natural text. The work is counted, not timed; the small size
+// runs first so that a quadratic scan fails quickly instead of running for
+// minutes on the megabyte.
+TEST(PreTokenizer, WorkIsLinearInTheText) {
+  std::string story = readText("text/tinystories-eval.txt").substr(0, 4096);
+  auto repeat = [](llvm::StringRef unit, size_t bytes) {
+    std::string text;
+    while (text.size() < bytes)
+      text += unit.str();
+    return text;
+  };
+  // At most: a run scanned, its unconsumed tail rescanned once, and the
+  // backward search for a line break.
+  constexpr size_t kStepsPerCodePoint = 4;
+  for (size_t bytes : {size_t(16) << 10, size_t(1) << 20}) {
+    const std::pair<const char *, std::string> inputs[] = {
+        {"digits", repeat("0123456789", bytes)},
+        {"a a a", repeat("a ", bytes)},
+        {"spaces", "\n" + repeat(" ", bytes) + "x"},
+        {"lines", repeat("\n \n  ", bytes)},
+        {"story", repeat(story, bytes)}};
+    for (const auto &[name, text] : inputs)
+      for (const char *kind : {"llama3", "qwen2", "gpt2", "smollm"}) {
+        size_t steps = 0;
+        std::vector<llvm::StringRef> pieces =
+            preTokenizeByteLevel(text, kind, &steps);
+        ASSERT_LE(steps, kStepsPerCodePoint * text.size())
+            << name << " under " << kind << ", " << text.size() << " bytes";
+        ASSERT_FALSE(pieces.empty());
+      }
+  }
+  // The long digit run still splits as the regexes say.
+  std::string digits = repeat("0123456789", size_t(1) << 20);
+  std::vector<llvm::StringRef> llama3 = preTokenizeByteLevel(digits, "llama3");
+  EXPECT_EQ(llama3.size(), (digits.size() + 2) / 3); // \p{N}{1,3}
+  EXPECT_EQ(llama3.front(), "012");
+  EXPECT_EQ(preTokenizeByteLevel(digits, "qwen2").size(), digits.size());
+}
+
 //===----------------------------------------------------------------------===//
 // tokenizer.json errors
 //===----------------------------------------------------------------------===//

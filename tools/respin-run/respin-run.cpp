@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "respin/Formats/InputFile.h"
 #include "respin/Interpreter/ActivationStats.h"
 #include "respin/Interpreter/Evaluation.h"
 #include "respin/Interpreter/ModelComparison.h"
@@ -111,12 +112,7 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
 
 /// The --text file.
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> readText() {
-  auto text = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
-  if (!text)
-    return llvm::createStringError(text.getError(), "%s: %s",
-                                   textPath.c_str(),
-                                   text.getError().message().c_str());
-  return std::move(*text);
+  return respin::readInputFile(textPath);
 }
 
 static llvm::Error checkWindowOptions() {

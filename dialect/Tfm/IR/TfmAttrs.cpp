@@ -6,6 +6,8 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::tfm;
 
@@ -21,9 +23,11 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double factor = factorValue.convertToDouble();
   double lowFreqFactor = lowFreqValue.convertToDouble();
   double highFreqFactor = highFreqValue.convertToDouble();
-  if (!(factor >= 1.0))
-    return emitError() << "rope scaling factor must be >= 1, got " << factor;
-  if (!(lowFreqFactor > 0.0) || !(highFreqFactor > lowFreqFactor))
+  if (!std::isfinite(factor) || !(factor >= 1.0))
+    return emitError() << "rope scaling factor must be finite and >= 1, got "
+                       << factor;
+  if (!(lowFreqFactor > 0.0) || !(highFreqFactor > lowFreqFactor) ||
+      !std::isfinite(highFreqFactor))
     return emitError() << "rope scaling needs 0 < low_freq_factor < "
                           "high_freq_factor, got "
                        << lowFreqFactor << " and " << highFreqFactor;

@@ -13,6 +13,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::tfm;
 
@@ -84,9 +86,6 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 LogicalResult RMSNormOp::verify() {
-  if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "epsilon must be positive, got "
-                         << getEpsilon().convertToDouble();
   if (getInput().getType() != getResult().getType())
     return emitOpError() << "result type " << getResult().getType()
                          << " differs from the input type "
@@ -125,9 +124,6 @@ LogicalResult RopeOp::verify() {
   if (rotary > headDim || rotary % 2 != 0)
     return emitOpError() << "rotary_dim " << rotary
                          << " must be even and at most head_dim " << headDim;
-  if (!(getTheta().convertToDouble() > 0.0))
-    return emitOpError() << "theta must be positive, got "
-                         << getTheta().convertToDouble();
   if (getInput().getType() != getResult().getType())
     return emitOpError() << "result type " << getResult().getType()
                          << " differs from the input type "
@@ -154,9 +150,6 @@ LogicalResult AttentionOp::verify() {
   if (!isHeadsTimesDim(cols(getResult()), heads, headDim))
     return emitOpError() << "result width " << cols(getResult()) << " is not "
                          << heads << " heads x " << headDim;
-  if (!(getScale().convertToDouble() > 0.0))
-    return emitOpError() << "scale must be positive, got "
-                         << getScale().convertToDouble();
   return verifySameRows(*this, {getQuery(), getKey(), getValue(), getResult()},
                         {"query", "key", "value", "result"});
 }

@@ -45,6 +45,15 @@ LogicalResult mlir::tfm::loadParameters(ModuleOp module) {
   return success();
 }
 
+llvm::Error mlir::tfm::writePassOutput(MLIRContext *context, StringRef path,
+                                      StringRef role,
+                                      respin::OutputWriteFn write) {
+  if (respin::OutputSet *outputs =
+          context->getOrLoadDialect<TfmDialect>()->outputSet)
+    return outputs->write(path, role, write);
+  return respin::writeFileAtomically(path, write);
+}
+
 Type mlir::tfm::elementTypeFor(MLIRContext *context, respin::DType dtype) {
   Builder builder(context);
   switch (dtype) {

@@ -39,15 +39,9 @@ static std::string shapeString(ShapedType type) {
 LogicalResult FakeQuantOp::verify() {
   if (failed(verifyBits(*this, getBits())))
     return failure();
-  double clip = getClip().convertToDouble();
-  if (!(clip > 0.0 && clip <= 1.0))
-    return emitOpError() << "clip ratio must be in (0, 1], got " << clip;
   int64_t groupSize = getGroupSize();
-  if (groupSize < 0)
-    return emitOpError() << "group_size must be 0 (whole row) or positive, got "
-                         << groupSize;
   int64_t width = getInput().getType().getDimSize(1);
-  if (groupSize > 0 && !ShapedType::isDynamic(width) && width % groupSize != 0)
+  if (groupSize > 0 && width % groupSize != 0)
     return emitOpError() << "group_size " << groupSize
                          << " does not divide the row width " << width;
   return success();
@@ -68,10 +62,6 @@ LogicalResult DequantizeOp::verify() {
                          << shapeString(codes);
   int64_t channels = codes.getDimSize(0), columns = codes.getDimSize(1);
   int64_t groupSize = getGroupSize();
-  if (groupSize < 0)
-    return emitOpError() << "group_size must be 0 (per output channel) or "
-                            "positive, got "
-                         << groupSize;
   if (groupSize > 0 && columns % groupSize != 0)
     return emitOpError() << "group_size " << groupSize
                          << " does not divide the " << columns

@@ -12,6 +12,7 @@
 #define RESPIN_FORMATS_PARAMETERARCHIVE_H
 
 #include "respin/Formats/Checkpoint.h"
+#include "respin/Formats/OutputSet.h"
 
 namespace respin {
 
@@ -20,9 +21,10 @@ llvm::Expected<ModelConfig> modelConfigFromJson(llvm::StringRef json,
                                                 llvm::StringRef source);
 
 /// Writes every tensor of `checkpoint` (dtype preserved) and its metadata to
-/// `path` atomically.
+/// `path`: atomically, or staged in `outputs` when given.
 llvm::Error writeParameterArchive(const Checkpoint &checkpoint,
-                                  llvm::StringRef path);
+                                  llvm::StringRef path,
+                                  OutputSet *outputs = nullptr);
 
 /// Maps an archive written by writeParameterArchive. The config and tokenizer
 /// come from the metadata (tokenizer optional); tensors are not validated

@@ -13,6 +13,7 @@
 #define RESPIN_FORMATS_PARAMETERSET_H
 
 #include "respin/Formats/Checkpoint.h"
+#include "respin/Formats/OutputSet.h"
 
 #include <map>
 #include <memory>
@@ -32,6 +33,9 @@ public:
   void addCheckpoint(Checkpoint checkpoint);
   /// Archive paths in layering order, as given to addArchive.
   llvm::ArrayRef<std::string> archivePaths() const { return paths; }
+
+  /// The layer added as archive `path` (as given to addArchive), or null.
+  const Checkpoint *archive(llvm::StringRef path) const;
 
   /// The `index`-th layer (0: bottom).
   const Checkpoint *checkpoint(size_t index) const {
@@ -53,10 +57,15 @@ public:
   std::vector<std::string> pendingNames() const;
 
   /// Writes the pending tensors (only those in `keep`, when given) as a
-  /// parameter archive at `path` (atomically), carrying the config of the
-  /// bottom archive.
+  /// parameter archive at `path`, carrying the config of the bottom archive;
+  /// atomically, or staged in `outputs` when given. With `withTopArchive`
+  /// With `carry` (one of the layers) the archive also holds every tensor
+  /// (and the tokenizer) of that layer that no written tensor replaces, so
+  /// that it can take that layer's place.
   llvm::Error writePending(llvm::StringRef path,
-                           const std::vector<std::string> *keep = nullptr) const;
+                           const std::vector<std::string> *keep = nullptr,
+                           OutputSet *outputs = nullptr,
+                           const Checkpoint *carry = nullptr) const;
 
   /// Model config and tokenizer of the bottom-most archive that has them.
   const ModelConfig *config() const;

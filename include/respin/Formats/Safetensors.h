@@ -12,6 +12,7 @@
 #ifndef RESPIN_FORMATS_SAFETENSORS_H
 #define RESPIN_FORMATS_SAFETENSORS_H
 
+#include "respin/Formats/OutputSet.h"
 #include "respin/Formats/Tensor.h"
 
 #include "llvm/Support/MemoryBuffer.h"
@@ -61,8 +62,14 @@ public:
                  llvm::ArrayRef<int64_t> shape, std::vector<uint8_t> bytes);
   /// Writes the file; on failure the previous file at `path` is untouched.
   llvm::Error write(llvm::StringRef path) const;
+  /// Stages the file in `outputs` (committed with the run's other outputs).
+  llvm::Error write(llvm::StringRef path, OutputSet &outputs,
+                    llvm::StringRef role) const;
 
 private:
+  /// Checks the entries, then streams the file to `os`.
+  llvm::Error writeTo(llvm::StringRef path, llvm::raw_ostream &os) const;
+
   struct Entry {
     std::string name;
     DType dtype;

@@ -92,9 +92,12 @@ private:
 /// Splits `text` into the pre-tokens of a byte-level BPE tokenizer whose
 /// pre-tokenizer is `kind` ("llama3", "qwen2", "gpt2" or "smollm"; llama.cpp's
 /// "llama-bpe", "gpt-2" and "default" are accepted too, anything else splits as
-/// "gpt2"); the pieces are consecutive and cover `text`. Exposed for tests.
+/// "gpt2"); the pieces are consecutive and cover `text`. Exposed for tests;
+/// `steps` receives the number of code points the scans examined (linear in
+/// the text: at most a small multiple of its length).
 std::vector<llvm::StringRef> preTokenizeByteLevel(llvm::StringRef text,
-                                                  llvm::StringRef kind);
+                                                  llvm::StringRef kind,
+                                                  size_t *steps = nullptr);
 
 /// Splits an evaluation corpus into stories as the perplexity protocol of
 /// EVALUATION.md does: on "<|endoftext|>", each story trimmed of surrounding

@@ -29,7 +29,10 @@ buildModelModule(mlir::MLIRContext &context, const Checkpoint &checkpoint,
 /// stem, extension ".safetensors".
 std::string archivePathFor(llvm::StringRef mlirPath);
 
-/// Writes the archive next to `mlirPath` and then the IR, each atomically.
+/// Writes the archive next to `mlirPath` and the IR, both or neither
+/// (staged, then renamed into place together). Refuses to replace a file
+/// the import read (the checkpoint's own files) and an IR path that would
+/// be its own archive.
 llvm::Error writeImportedModel(mlir::MLIRContext &context,
                                const Checkpoint &checkpoint,
                                llvm::StringRef mlirPath);

@@ -240,12 +240,20 @@ def TfmWriteParametersPass : Pass<"tfm-write-parameters", "::mlir::ModuleOp"> {
     will be written to) archive paths are rewritten to stay valid from
     there. `respin-opt` runs this pass automatically at the end of every
     pipeline, writing next to its `-o` output.
+
+    `path` must not be one of the module's archives: the new archive holds
+    only the new tensors, and the module still reads the others from there.
+    With `in-place` it may be the top (last) archive: the new archive then
+    also holds every tensor of the one it replaces and takes its place in
+    the list (rewriting a model in place).
   }];
   let options = [
     Option<"path", "path", "std::string", /*default=*/"\"\"",
            "Archive to write; required when passes created tensors">,
     Option<"relativeTo", "relative-to", "std::string", /*default=*/"\"\"",
            "Directory the module will live in">,
+    Option<"inPlace", "in-place", "bool", /*default=*/"false",
+           "Allow `path` to replace the module's top archive">,
   ];
 }
 

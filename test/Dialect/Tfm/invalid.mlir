@@ -102,7 +102,7 @@ func.func @embedding_int_table(%table: tensor<32x16xi8>, %tokens: tensor<?xi32>)
 // -----
 
 func.func @embedding_bf16_result(%table: tensor<32x16xbf16>, %tokens: tensor<?xi32>) -> tensor<?x16xbf16> {
-  // expected-error @+1 {{'tfm.embedding' op result #0 must be 2D tensor of 32-bit float values, but got 'tensor<?x16xbf16>'}}
+  // expected-error @+1 {{'tfm.embedding' op result #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x16xbf16>'}}
   %h = tfm.embedding %table[%tokens] : tensor<32x16xbf16>, tensor<?xi32> -> tensor<?x16xbf16>
   return %h : tensor<?x16xbf16>
 }
@@ -114,7 +114,7 @@ func.func @embedding_bf16_result(%table: tensor<32x16xbf16>, %tokens: tensor<?xi
 //===----------------------------------------------------------------------===//
 
 func.func @rms_norm_zero_epsilon(%h: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.rms_norm' op epsilon must be positive, got 0.000000e+00}}
+  // expected-error @+1 {{'tfm.rms_norm' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %n = tfm.rms_norm %h {epsilon = 0.0 : f64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return %n : tensor<?x16xf32>
 }
@@ -122,7 +122,7 @@ func.func @rms_norm_zero_epsilon(%h: tensor<?x16xf32>) -> tensor<?x16xf32> {
 // -----
 
 func.func @rms_norm_negative_epsilon(%h: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.rms_norm' op epsilon must be positive, got -1.000000e-05}}
+  // expected-error @+1 {{'tfm.rms_norm' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %n = tfm.rms_norm %h {epsilon = -1.0e-5 : f64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return %n : tensor<?x16xf32>
 }
@@ -154,7 +154,7 @@ func.func @rms_norm_gain_rank(%h: tensor<?x16xf32>, %g: tensor<1x16xf32>) -> ten
 // -----
 
 func.func @rms_norm_rank3(%h: tensor<?x4x16xf32>) -> tensor<?x4x16xf32> {
-  // expected-error @+1 {{'tfm.rms_norm' op operand #0 must be 2D tensor of 32-bit float values, but got 'tensor<?x4x16xf32>'}}
+  // expected-error @+1 {{'tfm.rms_norm' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x4x16xf32>'}}
   %n = tfm.rms_norm %h {epsilon = 1.0e-5 : f64} : (tensor<?x4x16xf32>) -> tensor<?x4x16xf32>
   return %n : tensor<?x4x16xf32>
 }
@@ -223,7 +223,7 @@ func.func @linear_rows(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>) -> tensor<5x8
 // -----
 
 func.func @linear_f16_activation(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{'tfm.linear' op operand #0 must be 2D tensor of 32-bit float values, but got 'tensor<?x16xf16>'}}
+  // expected-error @+1 {{'tfm.linear' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x16xf16>'}}
   %y = tfm.linear %x, %w : (tensor<?x16xf16>, tensor<8x16xf16>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
@@ -284,7 +284,7 @@ func.func @rope_rotary_dim_too_large(%q: tensor<?x16xf32>, %p: tensor<?xi32>) ->
 // -----
 
 func.func @rope_zero_theta(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.rope' op theta must be positive, got 0.000000e+00}}
+  // expected-error @+1 {{'tfm.rope' op attribute 'theta' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 0.0 : f64, layout = #tfm.rope_layout<interleaved>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
   return %r : tensor<?x16xf32>
 }
@@ -292,7 +292,7 @@ func.func @rope_zero_theta(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x
 // -----
 
 func.func @rope_negative_theta(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.rope' op theta must be positive, got -1.000000e+04}}
+  // expected-error @+1 {{'tfm.rope' op attribute 'theta' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = -10000.0 : f64, layout = #tfm.rope_layout<interleaved>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
   return %r : tensor<?x16xf32>
 }
@@ -385,7 +385,7 @@ func.func @rope_i64_positions(%q: tensor<?x16xf32>, %p: tensor<?xi64>) -> tensor
 //===----------------------------------------------------------------------===//
 
 func.func @rope_scaling_factor(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{rope scaling factor must be >= 1, got 5.000000e-01}}
+  // expected-error @+1 {{rope scaling factor must be finite and >= 1, got 5.000000e-01}}
   %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 500000.0 : f64, layout = #tfm.rope_layout<half_split>, scaling = #tfm.rope_scaling<factor = 0.5, low_freq_factor = 1.0, high_freq_factor = 4.0, original_max_positions = 8192>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
   return %r : tensor<?x16xf32>
 }
@@ -478,7 +478,7 @@ func.func @attention_result_width(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %v:
 // -----
 
 func.func @attention_zero_scale(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.attention' op scale must be positive, got 0.000000e+00}}
+  // expected-error @+1 {{'tfm.attention' op attribute 'scale' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %a = tfm.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, scale = 0.0 : f64, cache_slot = 0 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x16xf32>
   return %a : tensor<?x16xf32>
 }
@@ -486,7 +486,7 @@ func.func @attention_zero_scale(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %v: t
 // -----
 
 func.func @attention_negative_scale(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.attention' op scale must be positive, got -5.000000e-01}}
+  // expected-error @+1 {{'tfm.attention' op attribute 'scale' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
   %a = tfm.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, scale = -0.5 : f64, cache_slot = 0 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x16xf32>
   return %a : tensor<?x16xf32>
 }
@@ -543,7 +543,7 @@ func.func @attention_i32_cache_slot(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %
 // -----
 
 func.func @attention_rank3_key(%q: tensor<?x16xf32>, %k: tensor<?x2x4xf32>, %v: tensor<?x8xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.attention' op operand #1 must be 2D tensor of 32-bit float values, but got 'tensor<?x2x4xf32>'}}
+  // expected-error @+1 {{'tfm.attention' op operand #1 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x2x4xf32>'}}
   %a = tfm.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, scale = 0.5 : f64, cache_slot = 0 : i64} : (tensor<?x16xf32>, tensor<?x2x4xf32>, tensor<?x8xf32>) -> tensor<?x16xf32>
   return %a : tensor<?x16xf32>
 }
@@ -563,7 +563,7 @@ func.func @silu_mul_mismatch(%gate: tensor<?x32xf32>, %up: tensor<?x16xf32>) -> 
 // -----
 
 func.func @silu_mul_rank3(%gate: tensor<?x4x8xf32>, %up: tensor<?x4x8xf32>) -> tensor<?x4x8xf32> {
-  // expected-error @+1 {{'tfm.silu_mul' op operand #0 must be 2D tensor of 32-bit float values, but got 'tensor<?x4x8xf32>'}}
+  // expected-error @+1 {{'tfm.silu_mul' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x4x8xf32>'}}
   %act = tfm.silu_mul %gate, %up : tensor<?x4x8xf32>
   return %act : tensor<?x4x8xf32>
 }
@@ -587,7 +587,85 @@ func.func @add_result_mismatch(%lhs: tensor<?x16xf32>, %rhs: tensor<?x16xf32>) -
 // -----
 
 func.func @add_i32(%lhs: tensor<?x16xi32>, %rhs: tensor<?x16xi32>) -> tensor<?x16xi32> {
-  // expected-error @+1 {{'tfm.add' op operand #0 must be 2D tensor of 32-bit float values, but got 'tensor<?x16xi32>'}}
+  // expected-error @+1 {{'tfm.add' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x16xi32>'}}
   %h = tfm.add %lhs, %rhs : tensor<?x16xi32>
   return %h : tensor<?x16xi32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Dynamic feature dimensions and non-finite attributes: every kernel sizes
+// its loops from the feature width and these attributes, so neither may be
+// left to run time.
+//===----------------------------------------------------------------------===//
+
+func.func @rope_dynamic_width(%q: tensor<?x?xf32>, %p: tensor<?xi32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'tfm.rope' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x?xf32>'}}
+  %r = tfm.rope %q, %p {num_heads = 4096 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 10000.0 : f64, layout = #tfm.rope_layout<interleaved>} : (tensor<?x?xf32>, tensor<?xi32>) -> tensor<?x?xf32>
+  return %r : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @rotate_dynamic_width(%x: tensor<?x?xf32>, %r: tensor<8x8xf64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'tfm.rotate' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x?xf32>'}}
+  %y = tfm.rotate %x, %r {blocks = 4096 : i64} : (tensor<?x?xf32>, tensor<8x8xf64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @embedding_dynamic_width(%t: tensor<512x64xf32>, %ids: tensor<?xi32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'tfm.embedding' op result #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x?xf32>'}}
+  %h = tfm.embedding %t[%ids] : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x?xf32>
+  return %h : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @add_different_widths(%a: tensor<?x8xf32>, %b: tensor<?x64xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'tfm.add' op failed to verify that all of {lhs, rhs, result} have same type}}
+  %s = "tfm.add"(%a, %b) : (tensor<?x8xf32>, tensor<?x64xf32>) -> tensor<?x8xf32>
+  return %s : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @rms_norm_infinite_epsilon(%h: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'tfm.rms_norm' op attribute 'epsilon' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
+  %n = tfm.rms_norm %h {epsilon = 0x7FF0000000000000 : f64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %n : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @rope_infinite_theta(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'tfm.rope' op attribute 'theta' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
+  %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 0x7FF0000000000000 : f64, layout = #tfm.rope_layout<interleaved>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
+  return %r : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @rope_nan_theta(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'tfm.rope' op attribute 'theta' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
+  %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 0x7FF8000000000000 : f64, layout = #tfm.rope_layout<interleaved>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
+  return %r : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @rope_scaling_infinite_factor(%q: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{rope scaling factor must be finite and >= 1, got INF}}
+  %r = tfm.rope %q, %p {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, theta = 500000.0 : f64, layout = #tfm.rope_layout<half_split>, scaling = #tfm.rope_scaling<factor = 0x7FF0000000000000, low_freq_factor = 1.0, high_freq_factor = 4.0, original_max_positions = 8192>} : (tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x16xf32>
+  return %r : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @attention_infinite_scale(%q: tensor<?x16xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'tfm.attention' op attribute 'scale' failed to satisfy constraint: 64-bit float attribute whose value is finite and positive}}
+  %a = tfm.attention %q, %k, %v {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, scale = 0x7FF0000000000000 : f64, cache_slot = 0 : i64} : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x16xf32>
+  return %a : tensor<?x16xf32>
 }

@@ -21,7 +21,7 @@ func.func @fake_quant_sixteen_bits(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
 // -----
 
 func.func @fake_quant_clip_zero(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{'tfm.fake_quant' op clip ratio must be in (0, 1], got 0}}
+  // expected-error @+1 {{'tfm.fake_quant' op attribute 'clip' failed to satisfy constraint: 64-bit float attribute whose value is in (0, 1]}}
   %y = tfm.fake_quant %x {bits = 4 : i64, clip = 0.0 : f64} : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
@@ -29,7 +29,7 @@ func.func @fake_quant_clip_zero(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
 // -----
 
 func.func @fake_quant_clip_above_one(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{clip ratio must be in (0, 1], got 1.5}}
+  // expected-error @+1 {{'tfm.fake_quant' op attribute 'clip' failed to satisfy constraint: 64-bit float attribute whose value is in (0, 1]}}
   %y = tfm.fake_quant %x {bits = 4 : i64, clip = 1.5 : f64} : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
@@ -45,7 +45,7 @@ func.func @fake_quant_group_not_dividing(%x: tensor<?x16xf32>) -> tensor<?x16xf3
 // -----
 
 func.func @fake_quant_negative_group(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{group_size must be 0 (whole row) or positive, got -8}}
+  // expected-error @+1 {{'tfm.fake_quant' op attribute 'group_size' failed to satisfy constraint: 64-bit signless integer attribute whose value is non-negative}}
   %y = tfm.fake_quant %x {bits = 4 : i64, group_size = -8 : i64} : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
@@ -132,4 +132,20 @@ func.func @param_i8_codes() -> tensor<8x16xi8> {
   // i8 parameters (weight codes) are valid.
   %c = tfm.param "w.codes" : tensor<8x16xi8>
   return %c : tensor<8x16xi8>
+}
+
+// -----
+
+func.func @fake_quant_nan_clip(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'tfm.fake_quant' op attribute 'clip' failed to satisfy constraint: 64-bit float attribute whose value is in (0, 1]}}
+  %y = tfm.fake_quant %x {bits = 4 : i64, clip = 0x7FF8000000000000 : f64} : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @fake_quant_dynamic_width(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'tfm.fake_quant' op operand #0 must be 2D tensor of 32-bit float values with a static feature dimension, but got 'tensor<?x?xf32>'}}
+  %y = tfm.fake_quant %x {bits = 4 : i64, group_size = 8 : i64} : tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
 }

@@ -49,6 +49,11 @@ def Tfm_Dialect : Dialect {
     ::respin::ParameterSet &getParameterSet() { return *parameterSet; }
     std::unique_ptr<::respin::ParameterSet> parameterSet;
 
+    /// Where passes stage the files they write (archives, reports) when a
+    /// tool commits all outputs of a run together; null: each file is
+    /// written atomically on its own. Owned by the tool.
+    ::respin::OutputSet *outputSet = nullptr;
+
     /// Module attribute naming the parameter archive(s).
     static constexpr ::llvm::StringLiteral getParametersAttrName() {
       return ::llvm::StringLiteral("tfm.parameters");

@@ -4,6 +4,7 @@
 #define RESPIN_DIALECT_TFM_IR_TFMDIALECT_H
 
 #include "mlir/IR/Dialect.h"
+#include "respin/Formats/OutputSet.h"
 #include "respin/Formats/ParameterSet.h"
 
 #include <memory>

@@ -15,8 +15,13 @@ include "mlir/IR/BuiltinAttributes.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-/// Activations: one row per token.
-def Tfm_Activation : 2DTensorOf<[F32]>;
+/// Activations: one row per token, a static number of features (every
+/// kernel and every weight shape depends on it).
+def Tfm_Activation : Type<
+    And<[2DTensorOf<[F32]>.predicate,
+         CPred<"!::llvm::cast<::mlir::ShapedType>($_self).isDynamicDim(1)">]>,
+    "2D tensor of 32-bit float values with a static feature dimension",
+    "::mlir::TensorType">;
 /// Weights may be stored in any float type the archives support.
 def Tfm_WeightElement : AnyTypeOf<[F32, F16, BF16]>;
 def Tfm_Matrix : 2DTensorOf<[F32, F16, BF16]>;
@@ -24,6 +29,20 @@ def Tfm_Vector : 1DTensorOf<[F32, F16, BF16]>;
 /// Rotations are built and stored in double precision.
 def Tfm_RotationMatrix : 2DTensorOf<[F64, F32]>;
 def Tfm_TokenIds : 1DTensorOf<[I32]>;
+
+/// Real-valued attributes the kernels divide by or scale with: NaN and Inf
+/// are not configuration values.
+def Tfm_FinitePositive : AttrConstraint<
+    CPred<"::std::isfinite(::llvm::cast<::mlir::FloatAttr>($_self)"
+          ".getValueAsDouble()) && ::llvm::cast<::mlir::FloatAttr>($_self)"
+          ".getValueAsDouble() > 0.0">,
+    "whose value is finite and positive">;
+def Tfm_PositiveF64Attr : ConfinedAttr<F64Attr, [Tfm_FinitePositive]>;
+/// A clip ratio: in (0, 1].
+def Tfm_ClipRatioF64Attr : ConfinedAttr<F64Attr, [AttrConstraint<
+    CPred<"::llvm::cast<::mlir::FloatAttr>($_self).getValueAsDouble() > 0.0 &&"
+          " ::llvm::cast<::mlir::FloatAttr>($_self).getValueAsDouble() <= 1.0">,
+    "whose value is in (0, 1]">]>;
 
 //===----------------------------------------------------------------------===//
 // Parameters
@@ -84,7 +103,7 @@ def Tfm_RMSNormOp : Tfm_Op<"rms_norm", [Pure]> {
     ```
   }];
   let arguments = (ins Tfm_Activation:$input, Optional<Tfm_Vector>:$gain,
-                       F64Attr:$epsilon);
+                       Tfm_PositiveF64Attr:$epsilon);
   let results = (outs Tfm_Activation:$result);
   let assemblyFormat = [{
     $input (`gain` $gain^)? attr-dict `:` functional-type(operands, results)
@@ -134,7 +153,7 @@ def Tfm_RopeOp : Tfm_Op<"rope", [Pure]> {
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
                        ConfinedAttr<I64Attr, [IntPositive]>:$rotary_dim,
-                       F64Attr:$theta,
+                       Tfm_PositiveF64Attr:$theta,
                        Tfm_RopeLayoutAttr:$layout,
                        OptionalAttr<Tfm_RopeScalingAttr>:$scaling);
   let results = (outs Tfm_Activation:$result);
@@ -165,7 +184,7 @@ def Tfm_AttentionOp : Tfm_Op<"attention", [Pure]> {
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
                        ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
-                       F64Attr:$scale,
+                       Tfm_PositiveF64Attr:$scale,
                        ConfinedAttr<I64Attr, [IntNonNegative]>:$cache_slot);
   let results = (outs Tfm_Activation:$result);
   let assemblyFormat = [{
@@ -345,8 +364,8 @@ def Tfm_FakeQuantOp : Tfm_Op<"fake_quant", [Pure, AllTypesMatch<["input", "resul
     ```
   }];
   let arguments = (ins Tfm_Activation:$input, I64Attr:$bits,
-                       DefaultValuedAttr<I64Attr, "0">:$group_size,
-                       DefaultValuedAttr<F64Attr, "1.0">:$clip,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntNonNegative]>, "0">:$group_size,
+                       DefaultValuedAttr<Tfm_ClipRatioF64Attr, "1.0">:$clip,
                        UnitAttr:$symmetric);
   let results = (outs Tfm_Activation:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -381,7 +400,7 @@ def Tfm_DequantizeOp : Tfm_Op<"dequantize", [Pure]> {
   let arguments = (ins 2DTensorOf<[I8]>:$codes, 2DTensorOf<[F32]>:$scales,
                        Optional<2DTensorOf<[I8]>>:$zero_points,
                        I64Attr:$bits,
-                       DefaultValuedAttr<I64Attr, "0">:$group_size);
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntNonNegative]>, "0">:$group_size);
   let results = (outs 2DTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $codes `,` $scales (`zero_points` $zero_points^)? attr-dict `:`

@@ -35,6 +35,12 @@ LogicalResult loadParameters(ModuleOp module);
 /// its shape or element type differ from the IR.
 FailureOr<const respin::TensorView *> lookupParameter(ParamOp param);
 
+/// Writes a file that a pass produces (`role` names it in errors, e.g.
+/// "report of --tfm-quantize-weights"): staged in the context's OutputSet
+/// when a tool set one, else atomically on its own.
+llvm::Error writePassOutput(MLIRContext *context, StringRef path,
+                            StringRef role, respin::OutputWriteFn write);
+
 /// The element type that stores `dtype` in IR.
 Type elementTypeFor(MLIRContext *context, respin::DType dtype);
 

@@ -9,6 +9,7 @@
 #include "respin/Formats/SentencePieceModel.h"
 
 #include "llvm/ADT/Twine.h"
+#include <string>
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
@@ -35,8 +36,8 @@ struct Field {
 class MessageReader {
 public:
   MessageReader(llvm::StringRef bytes, llvm::StringRef source,
-                llvm::StringRef message)
-      : bytes(bytes), source(source), message(message) {}
+                std::string message)
+      : bytes(bytes), source(source), message(std::move(message)) {}
 
   bool atEnd() const { return pos == bytes.size(); }
 
@@ -89,7 +90,7 @@ public:
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "%s: malformed SentencePiece model "
                                    "(%s, offset %zu): %s",
-                                   source.str().c_str(), message.str().c_str(),
+                                   source.str().c_str(), message.c_str(),
                                    at, what.str().c_str());
   }
 
@@ -115,7 +116,8 @@ private:
     return true;
   }
 
-  llvm::StringRef bytes, source, message;
+  llvm::StringRef bytes, source;
+  std::string message; ///< owned: callers build it from temporaries
   size_t pos = 0;
 };
 

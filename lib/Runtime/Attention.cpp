@@ -7,6 +7,9 @@
 // softmax in float with the maximum subtracted, then the weighted sum of the
 // dequantized values. Query heads are split over the thread pool.
 //
+// A 32-bit cache stores the floats themselves (no scales or zeros); the same
+// loops then read k and v directly.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Internal.h"
@@ -20,31 +23,54 @@ using namespace respin::rt;
 
 namespace {
 
+bool isFloatCache(const respin_rt_kv_cache *c) { return c->bits == 32; }
+
 respin_rt_status checkCache(const respin_rt_kv_cache *c) {
   if (!c)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT, "kv cache: null cache");
-  if (c->bits != 4 && c->bits != 8)
-    return fail(RESPIN_RT_ERR_UNSUPPORTED, "kv cache: bits must be 4 or 8, got %d",
-                c->bits);
+  if (c->bits != 4 && c->bits != 8 && c->bits != 32)
+    return fail(RESPIN_RT_ERR_UNSUPPORTED,
+                "kv cache: bits must be 4, 8 or 32 (float), got %d", c->bits);
   if (c->n_kv_heads < 1 || c->head_dim < 2 || c->head_dim % 2 || c->max_seq < 1)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
                 "kv cache: bad geometry (kv heads %d, head_dim %d (even), "
                 "max_seq %d)",
                 c->n_kv_heads, c->head_dim, c->max_seq);
-  if (!c->k_codes || !c->v_codes || !c->k_scales || !c->v_scales ||
-      !c->k_zeros || !c->v_zeros)
+  if (!c->k_codes || !c->v_codes)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT, "kv cache: null storage");
+  if (isFloatCache(c)) {
+    // The storage is read and written as float.
+    if ((uintptr_t)c->k_codes % alignof(float) ||
+        (uintptr_t)c->v_codes % alignof(float))
+      return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
+                  "kv cache: float (32-bit) storage must be 4-byte aligned");
+    return RESPIN_RT_OK;
+  }
+  if (!c->k_scales || !c->v_scales || !c->k_zeros || !c->v_zeros)
+    return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
+                "kv cache: null scales or zeros");
   return RESPIN_RT_OK;
+}
+
+const float *floatSlot(const uint8_t *codes, const respin_rt_kv_cache *c,
+                       int64_t slot) {
+  return (const float *)codes + slot * c->head_dim;
 }
 
 int64_t codeBytes(const respin_rt_kv_cache *c) {
   return (int64_t)c->head_dim * c->bits / 8;
 }
 
-/// Quantizes one head vector into the cache slot (h, pos).
+/// Quantizes one head vector into the cache slot (h, pos), or copies it for
+/// a float cache.
 void storeHead(const respin_rt_kv_cache *c, uint8_t *codes, float *scales,
                int32_t *zeros, int64_t h, int64_t pos, const float *x,
                float clip, uint8_t *tmp) {
+  if (isFloatCache(c)) {
+    float *dst = (float *)codes + (h * c->max_seq + pos) * c->head_dim;
+    std::memcpy(dst, x, (size_t)c->head_dim * sizeof(float));
+    return;
+  }
   float scale;
   int32_t zero;
   activeKernels().quantizeRow(x, c->head_dim, c->bits, /*symmetric=*/false,
@@ -61,6 +87,14 @@ void storeHead(const respin_rt_kv_cache *c, uint8_t *codes, float *scales,
   zeros[slot] = zero;
 }
 
+/// sum_i q_i k_i, i ascending (the quantized path's order).
+float dotFloats(const float *q, const float *k, int64_t d) {
+  float dot = 0.0f;
+  for (int64_t i = 0; i < d; ++i)
+    dot += q[i] * k[i];
+  return dot;
+}
+
 /// Code i of the slot, as an int.
 inline int32_t codeAt(const uint8_t *slotCodes, int bits, int64_t i) {
   if (bits == 8)
@@ -75,8 +109,8 @@ extern "C" {
 
 size_t respin_rt_kv_cache_code_bytes(int bits, int64_t n_kv_heads,
                                      int64_t head_dim, int64_t max_seq) {
-  if ((bits != 4 && bits != 8) || n_kv_heads < 1 || head_dim < 2 ||
-      head_dim % 2 || max_seq < 1)
+  if ((bits != 4 && bits != 8 && bits != 32) || n_kv_heads < 1 ||
+      head_dim < 2 || head_dim % 2 || max_seq < 1)
     return 0;
   return (size_t)(n_kv_heads * max_seq * head_dim * bits / 8);
 }
@@ -136,6 +170,7 @@ respin_rt_status respin_rt_attention(const respin_rt_kv_cache *cache,
                 "attention: null q/out or stride < n_heads * head_dim");
   int64_t group = n_heads / cache->n_kv_heads, bytes = codeBytes(cache);
   int bits = cache->bits;
+  bool floats = isFloatCache(cache);
   parallelFor(tokens * n_heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(pos0 + tokens), acc(d);
     for (int64_t item = begin; item < end; ++item) {
@@ -148,13 +183,18 @@ respin_rt_status respin_rt_attention(const respin_rt_kv_cache *cache,
       float maxScore = -INFINITY;
       for (int64_t j = 0; j <= last; ++j) {
         int64_t slot = hk * cache->max_seq + j;
-        const uint8_t *codes = cache->k_codes + slot * bytes;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < d; ++i)
-          dot += qh[i] * (float)codeAt(codes, bits, i);
-        // sum_i q_i (c_i - z) = sum_i q_i c_i - z sum_i q_i
-        float s = scale * (cache->k_scales[slot] *
-                           (dot - (float)cache->k_zeros[slot] * qSum));
+        float s;
+        if (floats) {
+          s = scale * dotFloats(qh, floatSlot(cache->k_codes, cache, slot), d);
+        } else {
+          const uint8_t *codes = cache->k_codes + slot * bytes;
+          float dot = 0.0f;
+          for (int64_t i = 0; i < d; ++i)
+            dot += qh[i] * (float)codeAt(codes, bits, i);
+          // sum_i q_i (c_i - z) = sum_i q_i c_i - z sum_i q_i
+          s = scale * (cache->k_scales[slot] *
+                       (dot - (float)cache->k_zeros[slot] * qSum));
+        }
         scores[j] = s;
         maxScore = std::fmax(maxScore, s);
       }
@@ -166,6 +206,12 @@ respin_rt_status respin_rt_attention(const respin_rt_kv_cache *cache,
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int64_t j = 0; j <= last; ++j) {
         int64_t slot = hk * cache->max_seq + j;
+        if (floats) {
+          const float *v = floatSlot(cache->v_codes, cache, slot);
+          for (int64_t i = 0; i < d; ++i)
+            acc[i] += scores[j] * v[i];
+          continue;
+        }
         const uint8_t *codes = cache->v_codes + slot * bytes;
         float w = scores[j] * cache->v_scales[slot];
         float z = (float)cache->v_zeros[slot];

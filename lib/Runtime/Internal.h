@@ -13,9 +13,28 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 namespace respin::rt {
+
+/// Scratch that only grows, 64-byte aligned; get() returns null when the
+/// allocation fails. Meant to be thread_local (kernels reuse it per call).
+struct AlignedScratch {
+  void *data = nullptr;
+  size_t capacity = 0;
+  ~AlignedScratch() { std::free(data); }
+  void *get(size_t bytes) {
+    if (bytes > capacity) {
+      std::free(data);
+      capacity = (bytes + 4095) / 4096 * 4096;
+      data = std::aligned_alloc(64, capacity);
+      if (!data)
+        capacity = 0;
+    }
+    return data;
+  }
+};
 
 //===----------------------------------------------------------------------===//
 // Errors
@@ -144,6 +163,36 @@ struct QLinearArgs {
 using QLinearKernelFn = void (*)(const QLinearArgs &args, int64_t tileBegin,
                                  int64_t tileEnd);
 
+/// Prepared call of respin_rt_qlinear_s8: the int8 weights are read in
+/// place; the activation codes are copied into rows where group j starts at
+/// j * groupKPadded (groupSize rounded up to 4, zero padded), so a kernel may
+/// read 4-byte quads, and pad bytes meet zero weights or are never read.
+struct QLinearS8Args {
+  const int8_t *w;
+  int64_t wStride, n, k;
+  int64_t groupSize, numGroups; // groupSize == k for per-channel
+  const float *wScales;         // [n][numGroups]
+  int64_t m;
+  const uint8_t *x;      // [m][numGroups * groupKPadded], 64-byte rows
+  int64_t xStride;       // bytes
+  int64_t groupKPadded;  // groupSize rounded up to a multiple of 4
+  const float *xScales;  // [m][xGroups]
+  const int32_t *xZeros; // [m][xGroups], each in [0, 255]
+  bool xPerGroup;        // x scale/zero index j (else 0)
+  float *y;
+  int64_t yStride;
+  bool accumulate;
+};
+
+/// Computes y[m][n] for all rows and n in [nBegin, nEnd).
+using QLinearS8KernelFn = void (*)(const QLinearS8Args &args, int64_t nBegin,
+                                   int64_t nEnd);
+
+/// The portable int8 linear (also the AVX2 table's entry: without VNNI the
+/// u8 x s8 products would need a widening path that is not worth it).
+void qlinearS8Reference(const QLinearS8Args &args, int64_t nBegin,
+                        int64_t nEnd);
+
 /// y[m][n] for n in [nBegin, nEnd) (float linear).
 struct LinearF32Args {
   const float *w;
@@ -192,6 +241,7 @@ struct KernelTable {
   HadamardRowFn hadamardRow;
   AdapterProjectFn adapterProject;
   AdapterUpdateFn adapterUpdate;
+  QLinearS8KernelFn qlinearS8;
 };
 
 const KernelTable &referenceKernels();

@@ -478,9 +478,9 @@ void adapterUpdate(float *h, const float *add, int64_t i0, int64_t i1,
 } // namespace
 
 const KernelTable &avx2Kernels() {
-  static const KernelTable table = {qlinear, linearF32, quantizeRow,
-                                    hadamardRow, adapterProject,
-                                    adapterUpdate};
+  static const KernelTable table = {
+      qlinear,        linearF32,     quantizeRow,       hadamardRow,
+      adapterProject, adapterUpdate, qlinearS8Reference};
   return table;
 }
 

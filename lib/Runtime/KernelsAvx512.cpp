@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace respin::rt {
 namespace {
@@ -176,6 +177,239 @@ void qlinear(const QLinearArgs &a, int64_t tileBegin, int64_t tileEnd) {
     qlinearAvx512<4>(a, tileBegin, tileEnd);
   else
     qlinearAvx512<3>(a, tileBegin, tileEnd);
+}
+
+//===----------------------------------------------------------------------===//
+// 8-bit weights (respin_rt_qlinear_s8)
+//
+// VPDPBUSD multiplies the unsigned activation codes by the signed weights
+// directly; the zero point comes off afterwards, exactly in int32:
+//   sum (x - z) qw = sum x qw - z sum qw.
+// Decode (few rows): each output is a dot product of a weight row, read in
+// place with masked loads, so nothing past a group is touched. Prefill: a
+// 32-channel panel is transposed into VNNI quads once (L2-resident) and every
+// activation row reuses it from an 8-row register block.
+//===----------------------------------------------------------------------===//
+
+/// The first `count` bytes of a 64-byte vector (all when count >= 64).
+inline __mmask64 byteMask(int64_t count) {
+  return count >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << count) - 1);
+}
+
+/// ((float)exact * wScale) * xScale with exact = dot - z * colSum, in
+/// wrapping int32 (the true value fits, so the wrap cancels).
+inline float s8Term(int32_t dot, int32_t zero, int32_t colSum, float wScale,
+                    float xScale) {
+  int32_t exact = (int32_t)((uint32_t)dot - (uint32_t)zero * (uint32_t)colSum);
+  return ((float)exact * wScale) * xScale;
+}
+
+/// Row m times weight rows n0 .. n0 + NB - 1. With WithSums the column sums
+/// sum_k qw are computed on the way (VPDPBUSD by ones, the weights are loaded
+/// anyway) and stored in colSums[b * G + j]; later rows reuse them.
+template <int NB, bool WithSums>
+void s8DecodeBlock(const QLinearS8Args &a, int64_t m, int64_t n0,
+                   int32_t *colSums) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int64_t g = a.groupSize, xGroups = a.xPerGroup ? a.numGroups : 1;
+  const uint8_t *x = a.x + m * a.xStride;
+  float y[NB];
+  for (int b = 0; b < NB; ++b)
+    y[b] = 0.0f;
+  for (int64_t j = 0; j < a.numGroups; ++j) {
+    __m512i acc[NB], sums[NB];
+    for (int b = 0; b < NB; ++b)
+      acc[b] = sums[b] = _mm512_setzero_si512();
+    const int8_t *wg = a.w + n0 * a.wStride + j * g;
+    const uint8_t *xg = x + j * a.groupKPadded;
+    for (int64_t kk = 0; kk < g; kk += 64) {
+      __mmask64 mask = byteMask(g - kk);
+      __m512i xv = _mm512_maskz_loadu_epi8(mask, xg + kk);
+      for (int b = 0; b < NB; ++b) {
+        __m512i wv = _mm512_maskz_loadu_epi8(mask, wg + b * a.wStride + kk);
+        acc[b] = _mm512_dpbusd_epi32(acc[b], xv, wv);
+        if (WithSums)
+          sums[b] = _mm512_dpbusd_epi32(sums[b], ones, wv);
+      }
+    }
+    int32_t zero = a.xZeros[m * xGroups + (a.xPerGroup ? j : 0)];
+    float xScale = a.xScales[m * xGroups + (a.xPerGroup ? j : 0)];
+    for (int b = 0; b < NB; ++b) {
+      if (WithSums)
+        colSums[b * a.numGroups + j] = _mm512_reduce_add_epi32(sums[b]);
+      float t = s8Term(_mm512_reduce_add_epi32(acc[b]), zero,
+                       colSums[b * a.numGroups + j],
+                       a.wScales[(n0 + b) * a.numGroups + j], xScale);
+      y[b] = y[b] + t;
+    }
+  }
+  float *out = a.y + m * a.yStride + n0;
+  for (int b = 0; b < NB; ++b)
+    out[b] = a.accumulate ? out[b] + y[b] : y[b];
+}
+
+template <int NB>
+void s8DecodeRows(const QLinearS8Args &a, int64_t n0, int32_t *colSums) {
+  s8DecodeBlock<NB, true>(a, 0, n0, colSums);
+  for (int64_t m = 1; m < a.m; ++m)
+    s8DecodeBlock<NB, false>(a, m, n0, colSums);
+}
+
+/// Decode path: four weight rows in flight, then single rows for the tail.
+void s8Decode(const QLinearS8Args &a, int64_t nBegin, int64_t nEnd,
+              int32_t *colSums) {
+  int64_t n = nBegin;
+  for (; n + 4 <= nEnd; n += 4)
+    s8DecodeRows<4>(a, n, colSums);
+  for (; n < nEnd; ++n)
+    s8DecodeRows<1>(a, n, colSums);
+}
+
+/// A 32-channel weight panel in VNNI form: for group j and quad q (columns
+/// 4q .. 4q+3 of the group), tile t's 64 bytes hold in 32-bit lane c the four
+/// codes of channel 16t + c (zeros past the group or past nEnd). Column sums
+/// and scales per group, [G][32].
+struct S8Panel {
+  uint8_t *codes;
+  int32_t *colSums;
+  float *scales;
+  int64_t quads; // per group
+  uint8_t *quad(int64_t j, int64_t q, int t) const {
+    return codes + ((j * quads + q) * 2 + t) * 64;
+  }
+};
+
+void s8PackPanel(const QLinearS8Args &a, int64_t n0, int64_t nEnd,
+                 const S8Panel &p) {
+  const int64_t g = a.groupSize;
+  for (int c = 0; c < 32; ++c) {
+    int64_t n = n0 + c;
+    bool live = n < nEnd; // channels past the range pack as zeros
+    const int8_t *src = live ? a.w + n * a.wStride : nullptr;
+    for (int64_t j = 0; j < a.numGroups; ++j) {
+      p.scales[j * 32 + c] = live ? a.wScales[n * a.numGroups + j] : 0.0f;
+      for (int64_t q = 0; q < p.quads; ++q) {
+        uint8_t *dst = p.quad(j, q, c / 16) + 4 * (c % 16);
+        std::memset(dst, 0, 4);
+        if (live)
+          std::memcpy(dst, src + j * g + 4 * q,
+                      std::min<int64_t>(4, g - 4 * q));
+      }
+    }
+  }
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t j = 0; j < a.numGroups; ++j)
+    for (int t = 0; t < 2; ++t) {
+      __m512i sum = _mm512_setzero_si512();
+      for (int64_t q = 0; q < p.quads; ++q)
+        sum =
+            _mm512_dpbusd_epi32(sum, ones, _mm512_load_si512(p.quad(j, q, t)));
+      _mm512_store_si512(p.colSums + j * 32 + 16 * t, sum);
+    }
+}
+
+/// Rows m0 .. m0 + MR - 1 times the panel at n0 (valid columns < nEnd).
+template <int MR>
+void s8PanelBlock(const QLinearS8Args &a, const S8Panel &p, int64_t m0,
+                  int64_t n0, int64_t nEnd) {
+  const int64_t xGroups = a.xPerGroup ? a.numGroups : 1;
+  __m512 yAcc[MR][2];
+  for (int r = 0; r < MR; ++r)
+    yAcc[r][0] = yAcc[r][1] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < a.numGroups; ++j) {
+    __m512i acc[MR][2];
+    for (int r = 0; r < MR; ++r)
+      acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    const uint8_t *xg = a.x + m0 * a.xStride + j * a.groupKPadded;
+    for (int64_t q = 0; q < p.quads; ++q) {
+      __m512i w0 = _mm512_load_si512(p.quad(j, q, 0));
+      __m512i w1 = _mm512_load_si512(p.quad(j, q, 1));
+      for (int r = 0; r < MR; ++r) {
+        __m512i xb = broadcast4(xg + r * a.xStride + 4 * q);
+        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xb, w0);
+        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, w1);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      int64_t xi = (m0 + r) * xGroups + (a.xPerGroup ? j : 0);
+      __m512i zero = _mm512_set1_epi32(a.xZeros[xi]);
+      __m512 xScale = _mm512_set1_ps(a.xScales[xi]);
+      for (int t = 0; t < 2; ++t) {
+        __m512i colSum = _mm512_load_si512(p.colSums + j * 32 + 16 * t);
+        __m512 wScale = _mm512_load_ps(p.scales + j * 32 + 16 * t);
+        __m512i exact =
+            _mm512_sub_epi32(acc[r][t], _mm512_mullo_epi32(zero, colSum));
+        __m512 term = _mm512_mul_ps(
+            _mm512_mul_ps(_mm512_cvtepi32_ps(exact), wScale), xScale);
+        yAcc[r][t] = _mm512_add_ps(yAcc[r][t], term);
+      }
+    }
+  }
+  for (int t = 0; t < 2; ++t) {
+    int64_t valid = std::clamp<int64_t>(nEnd - (n0 + 16 * t), 0, 16);
+    __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+    for (int r = 0; r < MR; ++r) {
+      float *out = a.y + (m0 + r) * a.yStride + n0 + 16 * t;
+      __m512 v = yAcc[r][t];
+      if (a.accumulate)
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), v);
+      _mm512_mask_storeu_ps(out, mask, v);
+    }
+  }
+}
+
+void s8PanelRows(const QLinearS8Args &a, const S8Panel &p, int64_t m0,
+                 int64_t rows, int64_t n0, int64_t nEnd) {
+  switch (rows) {
+  case 1:
+    return s8PanelBlock<1>(a, p, m0, n0, nEnd);
+  case 2:
+    return s8PanelBlock<2>(a, p, m0, n0, nEnd);
+  case 3:
+    return s8PanelBlock<3>(a, p, m0, n0, nEnd);
+  case 4:
+    return s8PanelBlock<4>(a, p, m0, n0, nEnd);
+  case 5:
+    return s8PanelBlock<5>(a, p, m0, n0, nEnd);
+  case 6:
+    return s8PanelBlock<6>(a, p, m0, n0, nEnd);
+  case 7:
+    return s8PanelBlock<7>(a, p, m0, n0, nEnd);
+  default:
+    return s8PanelBlock<8>(a, p, m0, n0, nEnd);
+  }
+}
+
+thread_local AlignedScratch s8PanelScratch;
+
+/// Prefill path; false when the panel scratch cannot be allocated.
+bool s8Prefill(const QLinearS8Args &a, int64_t nBegin, int64_t nEnd) {
+  S8Panel p;
+  p.quads = a.groupKPadded / 4;
+  size_t codeBytes = (size_t)(a.numGroups * p.quads * 128);
+  size_t sideBytes = (size_t)(a.numGroups * 32 * 4);
+  auto *buf = (uint8_t *)s8PanelScratch.get(codeBytes + 2 * sideBytes);
+  if (!buf)
+    return false;
+  p.codes = buf;
+  p.colSums = (int32_t *)(buf + codeBytes);
+  p.scales = (float *)(buf + codeBytes + sideBytes);
+  constexpr int64_t kMR = 8;
+  for (int64_t n0 = nBegin; n0 < nEnd; n0 += 32) {
+    s8PackPanel(a, n0, nEnd, p);
+    for (int64_t m0 = 0; m0 < a.m; m0 += kMR)
+      s8PanelRows(a, p, m0, std::min(kMR, a.m - m0), n0, nEnd);
+  }
+  return true;
+}
+
+void qlinearS8(const QLinearS8Args &a, int64_t nBegin, int64_t nEnd) {
+  // Below 16 rows the panel transpose costs more than the reuse saves.
+  if (a.m >= 16 && s8Prefill(a, nBegin, nEnd))
+    return;
+  thread_local std::vector<int32_t> colSums;
+  colSums.resize(4 * a.numGroups);
+  s8Decode(a, nBegin, nEnd, colSums.data());
 }
 
 //===----------------------------------------------------------------------===//
@@ -553,9 +787,9 @@ void adapterUpdate(float *h, const float *add, int64_t i0, int64_t i1,
 } // namespace
 
 const KernelTable &avx512Kernels() {
-  static const KernelTable table = {qlinear, linearF32, quantizeRow,
-                                    hadamardRow, adapterProject,
-                                    adapterUpdate};
+  static const KernelTable table = {qlinear,     linearF32,      quantizeRow,
+                                    hadamardRow, adapterProject, adapterUpdate,
+                                    qlinearS8};
   return table;
 }
 

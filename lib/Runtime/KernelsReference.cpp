@@ -1,9 +1,9 @@
 //===- KernelsReference.cpp - Portable reference kernels ------------------===//
 //
 // The oracle every ISA variant is tested against. Written for clarity: the
-// linear kernel decodes each weight from the packed layout and sums
-// (x - z) * w directly, without the unsigned-code identities the fast
-// kernels use.
+// linear kernels decode each weight (from the packed layout, or the int8
+// rows) and sum (x - z) * w directly, without the unsigned-code identities
+// the fast kernels use.
 //
 //===----------------------------------------------------------------------===//
 
@@ -119,10 +119,34 @@ void adapterUpdateRef(float *h, const float *add, int64_t i0, int64_t i1,
 
 } // namespace
 
+void qlinearS8Reference(const QLinearS8Args &a, int64_t nBegin, int64_t nEnd) {
+  int64_t xGroups = a.xPerGroup ? a.numGroups : 1;
+  for (int64_t n = nBegin; n < nEnd; ++n) {
+    const int8_t *w = a.w + n * a.wStride;
+    for (int64_t m = 0; m < a.m; ++m) {
+      const uint8_t *x = a.x + m * a.xStride;
+      float y = 0.0f;
+      for (int64_t j = 0; j < a.numGroups; ++j) {
+        int64_t xj = a.xPerGroup ? j : 0;
+        int32_t z = a.xZeros[m * xGroups + xj];
+        int32_t acc = 0;
+        for (int64_t kk = 0; kk < a.groupSize; ++kk)
+          acc += ((int32_t)x[j * a.groupKPadded + kk] - z) *
+                 (int32_t)w[j * a.groupSize + kk];
+        float t = ((float)acc * a.wScales[n * a.numGroups + j]) *
+                  a.xScales[m * xGroups + xj];
+        y = y + t;
+      }
+      float *out = a.y + m * a.yStride + n;
+      *out = a.accumulate ? *out + y : y;
+    }
+  }
+}
+
 const KernelTable &referenceKernels() {
-  static const KernelTable table = {qlinearRef, linearF32Ref, quantizeRowRef,
-                                    hadamardRowRef, adapterProjectRef,
-                                    adapterUpdateRef};
+  static const KernelTable table = {
+      qlinearRef,        linearF32Ref,     quantizeRowRef,    hadamardRowRef,
+      adapterProjectRef, adapterUpdateRef, qlinearS8Reference};
   return table;
 }
 

@@ -17,22 +17,7 @@
 namespace respin::rt {
 namespace {
 
-/// Per-thread scratch that only grows; 64-byte aligned.
-struct Scratch {
-  void *data = nullptr;
-  size_t capacity = 0;
-  ~Scratch() { std::free(data); }
-  void *get(size_t bytes) {
-    if (bytes > capacity) {
-      std::free(data);
-      capacity = (bytes + 4095) / 4096 * 4096;
-      data = std::aligned_alloc(64, capacity);
-    }
-    return data;
-  }
-};
-
-thread_local Scratch activationScratch;
+thread_local AlignedScratch activationScratch;
 
 } // namespace
 } // namespace respin::rt

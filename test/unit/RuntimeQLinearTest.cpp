@@ -370,6 +370,7 @@ TEST(RuntimeQLinear, RejectsBadCalls) {
 TEST(RuntimeDispatch, ForceAndNames) {
   IsaGuard guard;
   EXPECT_EQ(respin_rt_abi_version(), RESPIN_RT_ABI_VERSION);
+  EXPECT_EQ(RESPIN_RT_ABI_VERSION, 2u); // float KV cache, qlinear_s8, ...
   EXPECT_TRUE(respin_rt_isa_supported(RESPIN_RT_ISA_REFERENCE));
   EXPECT_EQ(respin_rt_force_isa(RESPIN_RT_ISA_REFERENCE), RESPIN_RT_OK);
   EXPECT_EQ(respin_rt_active_isa(), RESPIN_RT_ISA_REFERENCE);

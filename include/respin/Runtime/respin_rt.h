@@ -15,6 +15,10 @@
 |* (AVX2+FMA, AVX-512 VNNI) selected at run time by CPU features; tests can   *|
 |* force a variant with respin_rt_force_isa().                                *|
 |*                                                                            *|
+|* ABI version 2 added the float KV cache (bits == 32), respin_rt_qlinear_s8  *|
+|* (int8 weights), respin_rt_embedding, respin_rt_rmsnorm_gain and            *|
+|* respin_rt_add.                                                             *|
+|*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
 #ifndef RESPIN_RUNTIME_RESPIN_RT_H
@@ -29,7 +33,7 @@ extern "C" {
 
 /* Bumped on any incompatible change of a signature, a struct, the packed
  * weight layout or the numerical semantics below. */
-#define RESPIN_RT_ABI_VERSION 1u
+#define RESPIN_RT_ABI_VERSION 2u
 uint32_t respin_rt_abi_version(void);
 
 /*===----------------------------------------------------------------------===
@@ -67,11 +71,11 @@ int respin_rt_isa_supported(respin_rt_isa isa);
 respin_rt_status respin_rt_force_isa(respin_rt_isa isa);
 respin_rt_isa respin_rt_active_isa(void);
 
-/* Threads used by the parallel kernels (qlinear, linear_f32; hadamard and
- * the residual adapter by rows; attention by query head). Default: the
- * number of online CPUs, at most 8. Results never depend on the thread
- * count: work is split over disjoint outputs and every output is computed by
- * the same instruction sequence. */
+/* Threads used by the parallel kernels (qlinear, qlinear_s8, linear_f32;
+ * hadamard and the residual adapter by rows; attention by query head).
+ * Default: the number of online CPUs, at most 8. Results never depend on the
+ * thread count: work is split over disjoint outputs and every output is
+ * computed by the same instruction sequence. */
 respin_rt_status respin_rt_set_num_threads(int num_threads);
 int respin_rt_get_num_threads(void);
 
@@ -200,6 +204,22 @@ respin_rt_status respin_rt_qlinear(const void *packed, size_t packed_size,
                                    int64_t x_group_size, float *y,
                                    int64_t y_stride, uint32_t flags);
 
+/* 8-bit weights (W8 models): the "Low-bit linear" formula above with bw = 8,
+ * the weights given directly as row-major int8 codes qw[n][k] (any value in
+ * [-128, 127], row stride w_stride >= k; no packing, the kernels read qw in
+ * place) and scales w_scales[n * G + j]. group_size is 0 (per output
+ * channel, G = 1) or divides k (G = k / group_size). x_group_size is 0 or k
+ * (per-token activations) or equals the weights' group size (per-group
+ * activations). Activation zero points must lie in [0, 255] and
+ * k * 255 * 128 < 2^31 (k <= 65793), which keeps every int32 sum exact.
+ * All variants and thread counts give bit-identical y. The packed path
+ * (respin_rt_qlinear) stays 3/4-bit only. */
+respin_rt_status respin_rt_qlinear_s8(
+    const int8_t *w, int64_t w_stride, const float *w_scales, int64_t n,
+    int64_t k, int64_t group_size, int64_t m, const uint8_t *x_codes,
+    int64_t x_stride, const float *x_scales, const int32_t *x_zeros,
+    int64_t x_group_size, float *y, int64_t y_stride, uint32_t flags);
+
 /* Float baseline / float layers (lm_head): y[m][n] = sum_k x[m][k] w[n][k],
  * W row-major [N][K]. Float, so variants differ by summation order: the
  * result is within K * 2^-23 * sum_k |x w| of the exact value. */
@@ -304,10 +324,32 @@ respin_rt_status respin_rt_residual_adapter_q(
  * Element-wise and normalization (float).
  *===----------------------------------------------------------------------===*/
 
-/* y[m][i] = x[m][i] / sqrt(mean_i(x^2) + eps), no gain (folded away). */
+/* y[m][i] = x[m][i] / sqrt(mean_i(x^2) + eps), no gain (folded away).
+ * The sum of squares is accumulated in double, inv = (float)(1 / sqrt(
+ * sum / d + eps)) in double, then y = x * inv in float. y may alias x (same
+ * pointer and stride). */
 respin_rt_status respin_rt_rmsnorm(const float *x, int64_t x_stride,
                                    float *y, int64_t y_stride, int64_t rows,
                                    int64_t d, float eps);
+/* RMSNorm with a gain: y[m][i] = (x[m][i] * inv) * gain[i] in float, inv
+ * computed in double exactly as in respin_rt_rmsnorm; gain NULL gives
+ * respin_rt_rmsnorm's result bit for bit. */
+respin_rt_status respin_rt_rmsnorm_gain(const float *x, int64_t x_stride,
+                                        float *y, int64_t y_stride,
+                                        int64_t rows, int64_t d, float eps,
+                                        const float *gain);
+/* Residual add: out[m][i] = a[m][i] + b[m][i] (one float addition). out may
+ * alias a or b (same pointer and stride). */
+respin_rt_status respin_rt_add(const float *a, int64_t a_stride, const float *b,
+                               int64_t b_stride, float *out, int64_t out_stride,
+                               int64_t rows, int64_t d);
+/* Embedding lookup: out[i][0..dim) = table[tokens[i]][0..dim) (exact copy;
+ * table row-major [vocab][dim]). Every id is checked before anything is
+ * written: one outside [0, vocab) is INVALID_ARGUMENT, the message naming
+ * the id and its position i. */
+respin_rt_status respin_rt_embedding(const float *table, int64_t vocab,
+                                     int64_t dim, const int32_t *tokens,
+                                     int64_t n, float *out, int64_t out_stride);
 /* out = silu(gate) * up = gate / (1 + exp(-gate)) * up. */
 respin_rt_status respin_rt_silu_mul(const float *gate, int64_t gate_stride,
                                     const float *up, int64_t up_stride,
@@ -332,13 +374,22 @@ respin_rt_status respin_rt_rope(float *x, int64_t x_stride, int64_t tokens,
  * The cache holds, per KV head h and position p, head_dim codes of K and V
  * quantized asymmetrically per token per head (the activation rule above,
  * clip c) with bits 4 (two codes per byte, element 2i in the low nibble) or
- * 8. Storage (caller-allocated, sizes from respin_rt_kv_cache_bytes):
+ * 8. Storage (caller-allocated, sizes from respin_rt_kv_cache_code_bytes):
  *   codes [n_kv_heads][max_seq][head_dim * bits / 8] bytes for K and V,
  *   scales/zeros [n_kv_heads][max_seq] (float / int32) for K and V.
+ *
+ * Float cache, bits == 32 (unquantized K/V, e.g. for 8-bit or float models
+ * and as the accuracy reference): k_codes/v_codes point to
+ * float[n_kv_heads][max_seq][head_dim] (cast to uint8_t *; must be 4-byte
+ * aligned, checked: INVALID_ARGUMENT otherwise); code_bytes gives its size
+ * in bytes. scales and zeros are ignored and may be NULL; kv_append still
+ * validates clip but does not use it and copies the floats exactly;
+ * attention reads them directly: score_j = scale * sum_i q_i k_ji,
+ * out = sum_j p_j v_j (same loop order as the quantized cache).
  *===----------------------------------------------------------------------===*/
 
 typedef struct respin_rt_kv_cache {
-  int32_t bits;       /* 4 or 8 */
+  int32_t bits; /* 4 or 8 (codes), 32 (float) */
   int32_t n_kv_heads;
   int32_t head_dim;   /* even */
   int32_t max_seq;
@@ -347,7 +398,7 @@ typedef struct respin_rt_kv_cache {
   int32_t *k_zeros, *v_zeros;
 } respin_rt_kv_cache;
 
-/* Bytes of one codes array (K or V). */
+/* Bytes of one codes array (K or V); bits 4, 8 or 32 (0 when invalid). */
 size_t respin_rt_kv_cache_code_bytes(int bits, int64_t n_kv_heads,
                                      int64_t head_dim, int64_t max_seq);
 

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "respin/Conversion/Passes.h"
 #include "respin/Dialect/Tfm/IR/TfmDialect.h"
 #include "respin/Formats/InputFile.h"
 #include "respin/Formats/OutputSet.h"
@@ -121,11 +122,14 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   DialectRegistry registry;
   registry.insert<tfm::TfmDialect, func::FuncDialect, arith::ArithDialect,
-                  tensor::TensorDialect>();
+                  tensor::TensorDialect, LLVM::LLVMDialect,
+                  cf::ControlFlowDialect>();
   registerCanonicalizerPass();
   registerCSEPass();
   registerSymbolDCEPass();
   tfm::registerTfmPasses();
+  tfm::registerConversionPasses();
+  tfm::registerLowerToLLVMPipeline();
 
   auto [inputFile, outputFile] = registerAndParseCLIOptions(
       argc, argv, "respin optimizer driver: tfm passes and pipelines\n",

@@ -18,6 +18,7 @@ void TfmDialect::initialize() {
 #include "respin/Dialect/Tfm/IR/TfmOps.cpp.inc"
       >();
   registerAttributes();
+  registerTypes();
   parameterSet = std::make_unique<respin::ParameterSet>();
 }
 

@@ -384,4 +384,31 @@ def TfmQuantizeActivationsPass
   ];
 }
 
+def TfmLowerToQuantizedOpsPass
+    : Pass<"tfm-lower-to-quantized-ops", "::mlir::ModuleOp"> {
+  let summary = "Turn fake-quantized linears and attention into the integer "
+                "ops the runtime executes";
+  let description = [{
+    Rewrites the quantized graph into what the machine will do:
+    `tfm.fake_quant` feeding linears on `tfm.dequantize`d weights becomes one
+    `tfm.quantize_rows` (fused with a preceding online `tfm.hadamard`) and a
+    `tfm.quantized_linear` per linear on `tfm.packed_param` weights, packed
+    here with the runtime's packing routine into new archive tensors
+    `<weight>.packed` (3/4-bit: nibble layout; 5- to 8-bit: the int8 path).
+    A linear whose only user is a residual `tfm.add` accumulates into the
+    residual stream instead. Every `tfm.attention` becomes `tfm.kv_append` +
+    `tfm.cached_attention` on a `!tfm.kv_cache` argument added to the
+    function (attribute `tfm.kv_cache_slot`); a KV quantizer (asymmetric, per
+    token and head, 4 or 8 bits) becomes the cache's storage, no quantizer
+    an f32 cache.
+
+    What the runtime cannot execute is an error on the op, with the reason:
+    weight zero points, 2-bit weights, weight-only quantization (no integer
+    path for float activations), quantized activations with float weights,
+    biases on quantized linears, per-group activations whose group differs
+    from the weights', 3-bit or symmetric or non-per-head KV quantizers.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // RESPIN_TRANSFORMS_PASSES_TD

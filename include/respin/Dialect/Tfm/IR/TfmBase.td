@@ -38,10 +38,13 @@ def Tfm_Dialect : Dialect {
     computes a whole sequence or extends a cached one token by token.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Registers the attributes (defined next to their storage classes).
     void registerAttributes();
+    /// Registers the types of lowered graphs (TfmTypes.td).
+    void registerTypes();
 
     /// Weights of the modules in this context: the archives their
     /// `tfm.parameters` name and the tensors passes created. Owned by the

@@ -13,6 +13,9 @@
 #include "respin/Dialect/Tfm/IR/TfmAttrs.h"
 #include "respin/Dialect/Tfm/IR/TfmDialect.h"
 
+#define GET_TYPEDEF_CLASSES
+#include "respin/Dialect/Tfm/IR/TfmOpsTypes.h.inc"
+
 #define GET_OP_CLASSES
 #include "respin/Dialect/Tfm/IR/TfmOps.h.inc"
 

@@ -409,4 +409,6 @@ def Tfm_DequantizeOp : Tfm_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "respin/Dialect/Tfm/IR/TfmLoweredOps.td"
+
 #endif // RESPIN_DIALECT_TFM_IR_TFMOPS_TD

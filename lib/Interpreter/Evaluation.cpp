@@ -13,6 +13,52 @@ namespace respin {
 
 double PerplexityResult::perplexity() const { return std::exp(meanNLL); }
 
+namespace {
+class ExecutorSequence : public Sequence {
+public:
+  explicit ExecutorSequence(const exec::Program &program) : session(program) {}
+  llvm::Expected<exec::RowMatrix>
+  forward(llvm::ArrayRef<int32_t> tokens) override {
+    return session.forward(tokens);
+  }
+  void reset() override { session.reset(); }
+
+private:
+  exec::Session session;
+};
+
+class ExecutorModel : public SequenceModel {
+public:
+  explicit ExecutorModel(const LoadedModel &model) : model(model) {}
+  llvm::Expected<std::unique_ptr<Sequence>> newSequence() const override {
+    return std::make_unique<ExecutorSequence>(model.program);
+  }
+  const Tokenizer *tokenizer() const override { return model.tokenizer.get(); }
+  unsigned parallelSequences() const override {
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+private:
+  const LoadedModel &model;
+};
+} // namespace
+
+std::unique_ptr<SequenceModel> executorModel(const LoadedModel &model) {
+  return std::make_unique<ExecutorModel>(model);
+}
+
+llvm::Expected<PerplexityResult>
+evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
+                   const PerplexityOptions &options) {
+  return evaluatePerplexity(*executorModel(model), text, options);
+}
+
+llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
+                                              llvm::StringRef prompt,
+                                              const GenerateOptions &options) {
+  return generate(*executorModel(model), prompt, options);
+}
+
 llvm::Expected<std::vector<int32_t>>
 tokenizeStories(const Tokenizer &tokenizer, llvm::StringRef text,
                 int64_t *numStories) {
@@ -31,16 +77,16 @@ tokenizeStories(const Tokenizer &tokenizer, llvm::StringRef text,
 }
 
 llvm::Expected<PerplexityResult>
-evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
+evaluatePerplexity(const SequenceModel &model, llvm::StringRef text,
                    const PerplexityOptions &options) {
-  if (!model.tokenizer)
+  if (!model.tokenizer())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "the model has no tokenizer");
   if (options.contextLength < 2)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "the context length must be at least 2");
   PerplexityResult result;
-  auto tokens = tokenizeStories(*model.tokenizer, text, &result.stories);
+  auto tokens = tokenizeStories(*model.tokenizer(), text, &result.stories);
   if (!tokens)
     return tokens.takeError();
   result.tokens = int64_t(tokens->size());
@@ -60,12 +106,17 @@ evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
   std::string firstError;
 
   auto worker = [&]() {
-    exec::Session session(model.program);
+    auto sequence = model.newSequence();
+    if (!sequence) {
+      std::lock_guard<std::mutex> lock(errorMutex);
+      firstError = llvm::toString(sequence.takeError());
+      return;
+    }
     for (int64_t w = next++; w < windows; w = next++) {
       int64_t begin = w * ctx;
       int64_t end = std::min(begin + ctx, result.tokens);
-      session.reset();
-      auto logits = session.forward(
+      (*sequence)->reset();
+      auto logits = (*sequence)->forward(
           llvm::ArrayRef<int32_t>(tokens->data() + begin, end - begin));
       if (!logits) {
         std::lock_guard<std::mutex> lock(errorMutex);
@@ -84,8 +135,8 @@ evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
       }
     }
   };
-  unsigned threads = options.threads ? options.threads
-                                     : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      options.threads ? options.threads : model.parallelSequences();
   threads = unsigned(std::min<int64_t>(threads, std::max<int64_t>(windows, 1)));
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i)
@@ -169,18 +220,20 @@ int32_t sample(const Eigen::RowVectorXf &logits, double temperature,
 }
 } // namespace
 
-llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
+llvm::Expected<std::vector<int32_t>> generate(const SequenceModel &model,
                                               llvm::StringRef prompt,
                                               const GenerateOptions &options) {
-  if (!model.tokenizer)
+  if (!model.tokenizer())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "the model has no tokenizer");
-  const Tokenizer &tokenizer = *model.tokenizer;
+  const Tokenizer &tokenizer = *model.tokenizer();
   std::vector<int32_t> context = tokenizer.encode(prompt, /*addBos=*/true);
-  exec::Session session(model.program);
+  auto sequence = model.newSequence();
+  if (!sequence)
+    return sequence.takeError();
   std::mt19937_64 rng(options.seed);
   std::vector<int32_t> generated;
-  auto logits = session.forward(context);
+  auto logits = (*sequence)->forward(context);
   if (!logits)
     return logits.takeError();
   int32_t previous = context.back();
@@ -193,7 +246,7 @@ llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
     if (options.onText)
       options.onText(tokenizer.decodeToken(previous, next));
     previous = next;
-    logits = session.forward({next});
+    logits = (*sequence)->forward({next});
     if (!logits)
       return logits.takeError();
   }

@@ -13,6 +13,7 @@
 #include "respin/Dialect/Tfm/IR/TfmParameters.h"
 #include "respin/Runtime/respin_rt.h"
 #include "respin/Transforms/Passes.h"
+#include "respin/Transforms/QuantizationTargets.h"
 #include "respin/Transforms/WeightAccess.h"
 
 #include "mlir/IR/Builders.h"
@@ -216,8 +217,9 @@ struct LowerToQuantizedOpsPass
         return failure();
       if (keyBits != valueBits || keyClip != valueClip)
         return attention.emitOpError()
-               << "keys (" << keyBits << " bits, clip " << keyClip
-               << ") and values (" << valueBits << " bits, clip " << valueClip
+               << "keys (" << keyBits << " bits, clip "
+               << formatOptionNumber(keyClip) << ") and values (" << valueBits
+               << " bits, clip " << formatOptionNumber(valueClip)
                << ") must share one cache format";
       auto cacheType = KVCacheType::getChecked(
           [&] { return attention.emitOpError(); }, &getContext(), keyBits,

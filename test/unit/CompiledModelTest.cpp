@@ -11,6 +11,7 @@
 
 #include "StoriesTestSupport.h"
 
+#include "respin/Interpreter/CompiledModel.h"
 #include "respin/Runtime/respin_model.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -150,30 +151,6 @@ struct CompiledStories {
   }
 };
 
-/// exp(mean NLL) of the compiled model under the perplexity protocol.
-double compiledPerplexity(const CompiledStories &compiled,
-                          const std::vector<int32_t> &tokens,
-                          int64_t context) {
-  respin_model *model = compiled.context(context);
-  if (!model)
-    return NAN;
-  double nll = 0;
-  int64_t scored = 0;
-  for (size_t begin = 0; begin + context <= tokens.size(); begin += context) {
-    llvm::ArrayRef<int32_t> window(tokens.data() + begin, size_t(context));
-    exec::RowMatrix logits = compiled.compiledLogits(model, window);
-    for (int64_t t = 0; t + 1 < context; ++t) {
-      Eigen::ArrayXd row = logits.row(t).cast<double>().transpose().array();
-      double top = row.maxCoeff();
-      double logSum = top + std::log((row - top).exp().sum());
-      nll += logSum - row(window[t + 1]);
-      ++scored;
-    }
-  }
-  compiled.library.destroy(model);
-  return std::exp(nll / double(scored));
-}
-
 struct Config {
   const char *name;
   std::vector<std::string> passes;
@@ -240,19 +217,23 @@ TEST_P(CompiledStoriesTest, MatchesTheExecutorOnTheFullText) {
     start = now;
     return elapsed;
   };
-  auto tokens = tokenizeStories(*compiled.reference->tokenizer, text);
-  ASSERT_TRUE(bool(tokens));
 #ifdef RESPIN_SANITIZED
   // Under the sanitizers this test checks memory safety; the full text runs
   // in the normal build.
   options.maxWindows = 16;
-  tokens->resize(size_t(16 * options.contextLength));
 #endif
   auto reference = evaluatePerplexity(*compiled.reference, text, options);
   double referenceSeconds = seconds();
   ASSERT_TRUE(bool(reference)) << llvm::toString(reference.takeError());
-  double ppl = compiledPerplexity(compiled, *tokens, options.contextLength);
+  // The same protocol code scores the shared object through its C ABI.
+  auto model = CompiledModel::load(
+      compiled.object, {compiled.weights, compiled.name, options.contextLength});
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  auto result = evaluatePerplexity(**model, text, options);
+  ASSERT_TRUE(bool(result)) << llvm::toString(result.takeError());
   double compiledSeconds = seconds();
+  double ppl = result->perplexity();
+  EXPECT_EQ(result->scoredTokens, reference->scoredTokens);
   double relative = std::abs(ppl / reference->perplexity() - 1.0);
   std::printf("[%s] ppl compiled %.6f (%.1f s) executor %.6f (%.1f s), "
               "relative %.2e\n",
@@ -262,20 +243,22 @@ TEST_P(CompiledStoriesTest, MatchesTheExecutorOnTheFullText) {
   // flips separate the two; 0.3% is far above what they do to a mean NLL.
   EXPECT_LT(relative, 3e-3);
 
-  respin_model *model = compiled.context();
-  ASSERT_NE(model, nullptr);
+  auto tokens = tokenizeStories(*compiled.reference->tokenizer, text);
+  ASSERT_TRUE(bool(tokens));
+  respin_model *context = compiled.context();
+  ASSERT_NE(context, nullptr);
   double worst = 0;
   for (int window = 0; window < 2; ++window) {
     std::vector<int32_t> slice(tokens->begin() + window * 512,
                                tokens->begin() + (window + 1) * 512);
     exec::RowMatrix expected = logitsOf(*compiled.reference, slice);
-    exec::RowMatrix actual = compiled.compiledLogits(model, slice);
+    exec::RowMatrix actual = compiled.compiledLogits(context, slice);
     worst = std::max(worst, relativeDifference(expected, actual));
   }
   std::printf("[%s] max|dlogit|/max|logit| over 2 windows: %.3e\n",
               config.name, worst);
   EXPECT_LT(worst, config.logitBound);
-  compiled.library.destroy(model);
+  compiled.library.destroy(context);
 }
 
 TEST_P(CompiledStoriesTest, DecodeMatchesPrefillAndGreedyText) {

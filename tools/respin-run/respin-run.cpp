@@ -10,6 +10,7 @@
 
 #include "respin/Formats/InputFile.h"
 #include "respin/Interpreter/ActivationStats.h"
+#include "respin/Interpreter/CompiledModel.h"
 #include "respin/Interpreter/Evaluation.h"
 #include "respin/Interpreter/ModelComparison.h"
 
@@ -43,7 +44,11 @@ static cl::SubCommand compareCommand(
                "passes), KL divergence of the next-token distributions, top-1 "
                "agreement and the perplexity ratio");
 
-static cl::opt<std::string> modelPath("model", cl::desc("Model IR file"),
+static cl::opt<std::string> modelPath("model",
+                                      cl::desc("Model IR file (m.mlir), or for "
+                                               "ppl and generate a compiled "
+                                               "model (m.so from respin-compile "
+                                               "--emit=shared)"),
                                       cl::value_desc("m.mlir"), cl::Required,
                                       cl::sub(pplCommand),
                                       cl::sub(generateCommand),
@@ -91,6 +96,16 @@ static cl::opt<double> temperature(
 static cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed (default 0)"),
                               cl::init(0), cl::sub(generateCommand));
 
+static cl::opt<std::string> compiledWeights(
+    "weights",
+    cl::desc("Weights of a compiled model (default: <stem>.weights.safetensors "
+             "next to it)"),
+    cl::init(""), cl::sub(pplCommand), cl::sub(generateCommand));
+static cl::opt<std::string> compiledName(
+    "name",
+    cl::desc("Symbol prefix of a compiled model (default: the file's stem)"),
+    cl::init(""), cl::sub(pplCommand), cl::sub(generateCommand));
+
 static int fail(llvm::Error error) {
   llvm::WithColor::error(llvm::errs(), "respin-run")
       << llvm::toString(std::move(error)) << "\n";
@@ -108,6 +123,48 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadModel() {
         "directory)",
         modelPath.c_str());
   return model;
+}
+
+static bool isCompiledModel() {
+  return llvm::StringRef(modelPath).ends_with(".so");
+}
+
+/// --model as something the protocols can run: the executor on IR, or a
+/// compiled shared object through its C ABI.
+struct RunnableModel {
+  std::unique_ptr<respin::LoadedModel> loaded;
+  std::unique_ptr<respin::SequenceModel> sequences;
+};
+
+static llvm::Expected<RunnableModel> loadRunnableModel() {
+  RunnableModel result;
+  if (isCompiledModel()) {
+    respin::CompiledModelOptions options;
+    options.weights = compiledWeights;
+    options.name = compiledName;
+    options.maxSeq = std::max<int64_t>(contextLength, maxTokens + 1) + 256;
+    auto compiled = respin::CompiledModel::load(modelPath, options);
+    if (!compiled)
+      return compiled.takeError();
+    if (!(*compiled)->tokenizer())
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: the compiled weights carry no tokenizer (the model was "
+          "compiled from IR without one)",
+          modelPath.c_str());
+    result.sequences = std::move(*compiled);
+    return std::move(result);
+  }
+  if (!compiledWeights.empty() || !compiledName.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "--weights and --name are for compiled "
+                                   "models (--model m.so)");
+  auto loaded = loadModel();
+  if (!loaded)
+    return loaded.takeError();
+  result.loaded = std::move(*loaded);
+  result.sequences = respin::executorModel(*result.loaded);
+  return std::move(result);
 }
 
 /// The --text file.
@@ -208,17 +265,23 @@ static int runPerplexity() {
     return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
                                         "--ctx must be at least 2, got %lld",
                                         (long long)contextLength.getValue()));
-  auto model = loadModel();
-  if (!model)
-    return fail(model.takeError());
+  auto runnable = loadRunnableModel();
+  if (!runnable)
+    return fail(runnable.takeError());
   auto text = readText();
   if (!text)
     return fail(text.takeError());
-  warnAboutContext(**model);
+  if (runnable->loaded)
+    warnAboutContext(*runnable->loaded);
   if (!referencePath.empty()) {
+    if (!runnable->loaded)
+      return fail(llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "--reference compares IR models; a compiled model is scored on "
+          "its own"));
     auto start = std::chrono::steady_clock::now();
-    auto comparison =
-        compareWithReference(**model, (*text)->getBuffer(), maxWindows);
+    auto comparison = compareWithReference(*runnable->loaded,
+                                           (*text)->getBuffer(), maxWindows);
     if (!comparison)
       return fail(comparison.takeError());
     double seconds =
@@ -257,8 +320,8 @@ static int runPerplexity() {
       llvm::errs() << "\n";
   };
   auto start = std::chrono::steady_clock::now();
-  auto result =
-      respin::evaluatePerplexity(**model, (*text)->getBuffer(), options);
+  auto result = respin::evaluatePerplexity(*runnable->sequences,
+                                           (*text)->getBuffer(), options);
   if (!result)
     return fail(result.takeError());
   double seconds = std::chrono::duration<double>(
@@ -292,9 +355,9 @@ static int runGenerate() {
   if (!(temperature >= 0.0))
     return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
                                         "--temperature must be >= 0"));
-  auto model = loadModel();
-  if (!model)
-    return fail(model.takeError());
+  auto runnable = loadRunnableModel();
+  if (!runnable)
+    return fail(runnable.takeError());
   respin::GenerateOptions options;
   options.maxTokens = maxTokens;
   options.temperature = temperature;
@@ -305,7 +368,7 @@ static int runGenerate() {
   };
   llvm::outs() << prompt;
   auto start = std::chrono::steady_clock::now();
-  auto tokens = respin::generate(**model, prompt, options);
+  auto tokens = respin::generate(*runnable->sequences, prompt, options);
   if (!tokens)
     return fail(tokens.takeError());
   double seconds = std::chrono::duration<double>(

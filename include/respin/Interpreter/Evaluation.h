@@ -13,6 +13,7 @@
 #define RESPIN_INTERPRETER_EVALUATION_H
 
 #include "respin/Interpreter/ModelLoader.h"
+#include "respin/Interpreter/SequenceModel.h"
 
 #include <functional>
 
@@ -40,6 +41,12 @@ llvm::Expected<std::vector<int32_t>>
 tokenizeStories(const Tokenizer &tokenizer, llvm::StringRef text,
                 int64_t *numStories = nullptr);
 
+/// The reference executor on `model` as a SequenceModel.
+std::unique_ptr<SequenceModel> executorModel(const LoadedModel &model);
+
+llvm::Expected<PerplexityResult>
+evaluatePerplexity(const SequenceModel &model, llvm::StringRef text,
+                   const PerplexityOptions &options);
 llvm::Expected<PerplexityResult>
 evaluatePerplexity(const LoadedModel &model, llvm::StringRef text,
                    const PerplexityOptions &options);
@@ -70,6 +77,9 @@ struct GenerateOptions {
 
 /// Continues `prompt` (BOS prepended) with KV-cache decoding until EOS/BOS
 /// or maxTokens. Returns the generated token ids (prompt excluded).
+llvm::Expected<std::vector<int32_t>> generate(const SequenceModel &model,
+                                              llvm::StringRef prompt,
+                                              const GenerateOptions &options);
 llvm::Expected<std::vector<int32_t>> generate(const LoadedModel &model,
                                               llvm::StringRef prompt,
                                               const GenerateOptions &options);

@@ -30,6 +30,8 @@ extern "C" {
 /* First line of every manifest, and the archive's "format" metadata. */
 #define RESPIN_MODEL_MANIFEST_MAGIC "respin-compiled-model 1"
 #define RESPIN_MODEL_WEIGHTS_FORMAT "respin-compiled-weights-1"
+/* Archive metadata holding the tokenizer (JSON), when the model has one. */
+#define RESPIN_MODEL_TOKENIZER_KEY "respin.tokenizer"
 
 typedef enum respin_model_status {
   RESPIN_MODEL_OK = 0,

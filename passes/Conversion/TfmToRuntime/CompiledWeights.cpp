@@ -34,10 +34,13 @@ std::string CompiledWeights::manifestLines() const {
 }
 
 llvm::Error CompiledWeights::write(llvm::StringRef path, llvm::StringRef model,
+                                   llvm::StringRef tokenizerJson,
                                    respin::OutputSet *outputs) const {
   respin::SafetensorsWriter writer;
   writer.setMetadata("format", RESPIN_MODEL_WEIGHTS_FORMAT);
   writer.setMetadata("model", model);
+  if (!tokenizerJson.empty())
+    writer.setMetadata(RESPIN_MODEL_TOKENIZER_KEY, tokenizerJson);
   for (const Entry &entry : list)
     writer.addTensor(entry.name, entry.dtype, entry.shape,
                      llvm::ArrayRef<uint8_t>(entry.bytes));

@@ -42,8 +42,10 @@ public:
   /// <dtype> <bytes> <d0>x<d1>...").
   std::string manifestLines() const;
 
-  /// Writes the archive (staged in `outputs` when given).
+  /// Writes the archive (staged in `outputs` when given), with the
+  /// tokenizer's JSON in the metadata when not empty.
   llvm::Error write(llvm::StringRef path, llvm::StringRef model,
+                    llvm::StringRef tokenizerJson,
                     respin::OutputSet *outputs) const;
 
 private:

@@ -796,8 +796,11 @@ struct ConvertTfmToRuntimePass
     if (!weightsFile.empty()) {
       respin::OutputSet *outputs =
           module.getContext()->getOrLoadDialect<TfmDialect>()->outputSet;
-      if (llvm::Error error =
-              forward.weights().write(weightsFile, prefix, outputs)) {
+      const respin::TokenizerData *tokenizer =
+          getParameterSet(module.getContext()).tokenizer();
+      if (llvm::Error error = forward.weights().write(
+              weightsFile, prefix, tokenizer ? tokenizer->toJson() : "",
+              outputs)) {
         module.emitError() << llvm::toString(std::move(error));
         return signalPassFailure();
       }

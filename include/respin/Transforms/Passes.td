@@ -405,8 +405,11 @@ def TfmLowerToQuantizedOpsPass
     What the runtime cannot execute is an error on the op, with the reason:
     weight zero points, 2-bit weights, weight-only quantization (no integer
     path for float activations), quantized activations with float weights,
-    biases on quantized linears, per-group activations whose group differs
-    from the weights', 3-bit or symmetric or non-per-head KV quantizers.
+    biases on quantized linears, per-group activations on grouped weights of
+    another group, 3-bit or symmetric or non-per-head KV quantizers.
+    Per-channel weights read by per-group activations (o_proj per head) are
+    packed with the activation group and the channel scale repeated: the
+    same integers and products.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

@@ -2,16 +2,15 @@
 //
 // K and V are quantized per token per KV head with the runtime's asymmetric
 // activation rule (same scale/zero/rounding as respin_rt_quantize_rows), 4-bit
-// codes packed two per byte. Attention dequantizes on the fly:
-//   q . deq(k_j) = s_j * sum_i q_i (c_ji - z_j),
-// softmax in float with the maximum subtracted, then the weighted sum of the
-// dequantized values. Query heads are split over the thread pool.
+// codes packed two per byte. Attention (AttentionBlocks.cpp) decodes blocks
+// of keys and values to float and runs an online softmax over them.
 //
 // A 32-bit cache stores the floats themselves (no scales or zeros); the same
 // loops then read k and v directly.
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionBlocks.h"
 #include "Internal.h"
 #include "ThreadPool.h"
 
@@ -52,10 +51,6 @@ respin_rt_status checkCache(const respin_rt_kv_cache *c) {
   return RESPIN_RT_OK;
 }
 
-const float *floatSlot(const uint8_t *codes, const respin_rt_kv_cache *c,
-                       int64_t slot) {
-  return (const float *)codes + slot * c->head_dim;
-}
 
 int64_t codeBytes(const respin_rt_kv_cache *c) {
   return (int64_t)c->head_dim * c->bits / 8;
@@ -87,21 +82,7 @@ void storeHead(const respin_rt_kv_cache *c, uint8_t *codes, float *scales,
   zeros[slot] = zero;
 }
 
-/// sum_i q_i k_i, i ascending (the quantized path's order).
-float dotFloats(const float *q, const float *k, int64_t d) {
-  float dot = 0.0f;
-  for (int64_t i = 0; i < d; ++i)
-    dot += q[i] * k[i];
-  return dot;
-}
 
-/// Code i of the slot, as an int.
-inline int32_t codeAt(const uint8_t *slotCodes, int bits, int64_t i) {
-  if (bits == 8)
-    return slotCodes[i];
-  uint8_t b = slotCodes[i / 2];
-  return (i & 1) ? (b >> 4) : (b & 15);
-}
 
 } // namespace
 
@@ -168,62 +149,8 @@ respin_rt_status respin_rt_attention(const respin_rt_kv_cache *cache,
   if (!q || !out || q_stride < width || out_stride < width)
     return fail(RESPIN_RT_ERR_INVALID_ARGUMENT,
                 "attention: null q/out or stride < n_heads * head_dim");
-  int64_t group = n_heads / cache->n_kv_heads, bytes = codeBytes(cache);
-  int bits = cache->bits;
-  bool floats = isFloatCache(cache);
-  parallelFor(tokens * n_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(pos0 + tokens), acc(d);
-    for (int64_t item = begin; item < end; ++item) {
-      int64_t t = item / n_heads, hq = item % n_heads, hk = hq / group;
-      int64_t last = pos0 + t; // causal: positions 0..last
-      const float *qh = q + t * q_stride + hq * d;
-      float qSum = 0.0f;
-      for (int64_t i = 0; i < d; ++i)
-        qSum += qh[i];
-      float maxScore = -INFINITY;
-      for (int64_t j = 0; j <= last; ++j) {
-        int64_t slot = hk * cache->max_seq + j;
-        float s;
-        if (floats) {
-          s = scale * dotFloats(qh, floatSlot(cache->k_codes, cache, slot), d);
-        } else {
-          const uint8_t *codes = cache->k_codes + slot * bytes;
-          float dot = 0.0f;
-          for (int64_t i = 0; i < d; ++i)
-            dot += qh[i] * (float)codeAt(codes, bits, i);
-          // sum_i q_i (c_i - z) = sum_i q_i c_i - z sum_i q_i
-          s = scale * (cache->k_scales[slot] *
-                       (dot - (float)cache->k_zeros[slot] * qSum));
-        }
-        scores[j] = s;
-        maxScore = std::fmax(maxScore, s);
-      }
-      float total = 0.0f;
-      for (int64_t j = 0; j <= last; ++j) {
-        scores[j] = std::exp(scores[j] - maxScore);
-        total += scores[j];
-      }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t j = 0; j <= last; ++j) {
-        int64_t slot = hk * cache->max_seq + j;
-        if (floats) {
-          const float *v = floatSlot(cache->v_codes, cache, slot);
-          for (int64_t i = 0; i < d; ++i)
-            acc[i] += scores[j] * v[i];
-          continue;
-        }
-        const uint8_t *codes = cache->v_codes + slot * bytes;
-        float w = scores[j] * cache->v_scales[slot];
-        float z = (float)cache->v_zeros[slot];
-        for (int64_t i = 0; i < d; ++i)
-          acc[i] += w * ((float)codeAt(codes, bits, i) - z);
-      }
-      float inv = 1.0f / total;
-      float *oh = out + t * out_stride + hq * d;
-      for (int64_t i = 0; i < d; ++i)
-        oh[i] = acc[i] * inv;
-    }
-  });
+  blockedAttention({cache, pos0, tokens, q, q_stride, n_heads, scale, out,
+                    out_stride});
   return ok();
 }
 

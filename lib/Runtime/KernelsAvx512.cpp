@@ -628,11 +628,41 @@ void mixColumns(float *x, int64_t kFactor, int64_t pow2, const float *signsT,
   }
 }
 
+/// The H_K step when a row has fewer than 16 columns per factor row (n =
+/// 172, 156, ... times 1..8): vectors run over 16 outputs a of one column,
+/// acc = s_0 x_0 then fma(s_j, x_j, acc) for j ascending, which rounds like
+/// the reference's acc +- x_j. Column b is written back once all its outputs
+/// are known.
+void mixNarrow(float *x, int64_t kFactor, int64_t pow2, const float *signsT,
+               float *scratch, float norm) {
+  const __m512 nv = _mm512_set1_ps(norm);
+  for (int64_t b = 0; b < pow2; ++b) {
+    for (int64_t a0 = 0; a0 < kFactor; a0 += 16) {
+      int64_t left = kFactor - a0;
+      __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF
+                                  : (__mmask16)((1u << left) - 1);
+      __m512 acc = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, signsT + a0),
+                                 _mm512_set1_ps(x[b]));
+      for (int64_t j = 1; j < kFactor; ++j)
+        acc = _mm512_fmadd_ps(
+            _mm512_maskz_loadu_ps(mask, signsT + j * kFactor + a0),
+            _mm512_set1_ps(x[j * pow2 + b]), acc);
+      _mm512_mask_storeu_ps(scratch + a0, mask, _mm512_mul_ps(acc, nv));
+    }
+    for (int64_t a = 0; a < kFactor; ++a)
+      x[a * pow2 + b] = scratch[a];
+  }
+}
+
 void hadamardRow(float *x, int64_t kFactor, int64_t pow2, const int8_t *hK,
                  const float *signsT, float *scratch) {
   hadamardRowImpl(x, kFactor, pow2, hK, scratch, smallStages,
                   [&](float *xr, int64_t k, int64_t p, float norm) {
-                    if (k % 4 != 0 || p < 16)
+                    if (p < 16) {
+                      mixNarrow(xr, k, p, signsT, scratch, norm);
+                      return true;
+                    }
+                    if (k % 4 != 0)
                       return false;
                     if (p >= 32)
                       mixColumns<2>(xr, k, p, signsT, scratch, norm);

@@ -19,28 +19,16 @@ llvm::Error makeError(const llvm::Twine &message) {
 }
 } // namespace
 
-/// The C ABI as found in one shared object (which carries its own runtime).
-struct CompiledModel::Library {
-  void *handle = nullptr;
-  const char *manifest = nullptr;
-  respin_model_forward_fn forward = nullptr;
-  decltype(&respin_model_create) create = nullptr;
-  decltype(&respin_model_destroy) destroy = nullptr;
-  decltype(&respin_model_reset) reset = nullptr;
-  decltype(&respin_model_prefill) prefill = nullptr;
-  decltype(&respin_model_vocab_size) vocabSize = nullptr;
-  decltype(&respin_model_last_error) lastError = nullptr;
-  ~Library() {
-    if (handle)
-      dlclose(handle);
-  }
-};
+CompiledLibrary::~CompiledLibrary() {
+  if (handle)
+    dlclose(handle);
+}
 
 namespace {
 
 class CompiledSequence : public Sequence {
 public:
-  CompiledSequence(const CompiledModel::Library &library, respin_model *model)
+  CompiledSequence(const CompiledLibrary &library, respin_model *model)
       : library(library), model(model) {}
   ~CompiledSequence() override { library.destroy(model); }
 
@@ -57,11 +45,12 @@ public:
   void reset() override { library.reset(model); }
 
 private:
-  const CompiledModel::Library &library;
+  const CompiledLibrary &library;
   respin_model *model;
 };
 
-template <typename T> bool lookup(void *handle, const std::string &name, T &out) {
+template <typename T>
+bool lookup(void *handle, const std::string &name, T &out) {
   out = reinterpret_cast<T>(dlsym(handle, name.c_str()));
   return out != nullptr;
 }
@@ -86,32 +75,10 @@ CompiledModel::load(llvm::StringRef sharedObject,
     model->weights = options.weights;
   }
 
-  auto library = std::make_unique<Library>();
-  // A path without a slash would make dlopen search the library path.
-  llvm::SmallString<256> absolute(sharedObject);
-  llvm::sys::fs::make_absolute(absolute);
-  library->handle = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!library->handle)
-    return makeError(sharedObject + ": cannot load the compiled model: " +
-                     dlerror());
-  const char *manifest = nullptr;
-  if (!lookup(library->handle, name + "_manifest", manifest) ||
-      !lookup(library->handle, name + "_forward", library->forward))
-    return makeError(sharedObject + ": no compiled model named '" + name +
-                     "' (symbols " + name + "_manifest/" + name +
-                     "_forward); pass the --name it was compiled with");
-  library->manifest = manifest;
-  if (!lookup(library->handle, "respin_model_create", library->create) ||
-      !lookup(library->handle, "respin_model_destroy", library->destroy) ||
-      !lookup(library->handle, "respin_model_reset", library->reset) ||
-      !lookup(library->handle, "respin_model_prefill", library->prefill) ||
-      !lookup(library->handle, "respin_model_vocab_size",
-              library->vocabSize) ||
-      !lookup(library->handle, "respin_model_last_error", library->lastError))
-    return makeError(sharedObject +
-                     ": the shared object does not carry respin_rt "
-                     "(compile it with --emit=shared)");
-  model->library = std::move(library);
+  auto library = CompiledLibrary::open(sharedObject, name);
+  if (!library)
+    return library.takeError();
+  model->library = std::move(*library);
 
   // Validate the weights once up front so errors name the file early.
   auto sequence = model->newSequence();
@@ -133,6 +100,36 @@ CompiledModel::load(llvm::StringRef sharedObject,
     model->tokenizerPtr = std::move(*created);
   }
   return std::move(model);
+}
+
+llvm::Expected<std::unique_ptr<CompiledLibrary>>
+CompiledLibrary::open(llvm::StringRef sharedObject, llvm::StringRef name) {
+  auto library = std::make_unique<CompiledLibrary>();
+  // A path without a slash would make dlopen search the library path.
+  llvm::SmallString<256> absolute(sharedObject);
+  llvm::sys::fs::make_absolute(absolute);
+  library->handle = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library->handle)
+    return makeError(sharedObject + ": cannot load the compiled model: " +
+                     dlerror());
+  std::string prefix = name.str();
+  if (!lookup(library->handle, prefix + "_manifest", library->manifest) ||
+      !lookup(library->handle, prefix + "_forward", library->forward))
+    return makeError(sharedObject + ": no compiled model named '" + name +
+                     "' (symbols " + name + "_manifest/" + name +
+                     "_forward); pass the --name it was compiled with");
+  if (!lookup(library->handle, "respin_model_create", library->create) ||
+      !lookup(library->handle, "respin_model_destroy", library->destroy) ||
+      !lookup(library->handle, "respin_model_reset", library->reset) ||
+      !lookup(library->handle, "respin_model_prefill", library->prefill) ||
+      !lookup(library->handle, "respin_model_decode", library->decode) ||
+      !lookup(library->handle, "respin_model_vocab_size",
+              library->vocabSize) ||
+      !lookup(library->handle, "respin_model_last_error", library->lastError))
+    return makeError(sharedObject +
+                     ": the shared object does not carry respin_rt "
+                     "(compile it with --emit=shared)");
+  return std::move(library);
 }
 
 llvm::Expected<std::unique_ptr<Sequence>> CompiledModel::newSequence() const {

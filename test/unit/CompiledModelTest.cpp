@@ -19,7 +19,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <dlfcn.h>
 #include <fstream>
 #include <thread>
 
@@ -27,46 +26,6 @@ using namespace respin;
 using namespace respin::testing;
 
 namespace {
-
-/// The respin_model C ABI as found in one shared object (each object
-/// carries its own copy of the runtime).
-struct CompiledLibrary {
-  void *handle = nullptr;
-  const char *manifest = nullptr;
-  respin_model_forward_fn forward = nullptr;
-  decltype(&respin_model_create) create = nullptr;
-  decltype(&respin_model_destroy) destroy = nullptr;
-  decltype(&respin_model_reset) reset = nullptr;
-  decltype(&respin_model_prefill) prefill = nullptr;
-  decltype(&respin_model_decode) decode = nullptr;
-  decltype(&respin_model_last_error) lastError = nullptr;
-
-  bool open(const std::string &path, const std::string &name) {
-    handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      ADD_FAILURE() << dlerror();
-      return false;
-    }
-    auto symbol = [&](const std::string &s) { return dlsym(handle, s.c_str()); };
-    manifest = static_cast<const char *>(symbol(name + "_manifest"));
-    forward = reinterpret_cast<respin_model_forward_fn>(symbol(name + "_forward"));
-    create = reinterpret_cast<decltype(create)>(symbol("respin_model_create"));
-    destroy = reinterpret_cast<decltype(destroy)>(symbol("respin_model_destroy"));
-    reset = reinterpret_cast<decltype(reset)>(symbol("respin_model_reset"));
-    prefill = reinterpret_cast<decltype(prefill)>(symbol("respin_model_prefill"));
-    decode = reinterpret_cast<decltype(decode)>(symbol("respin_model_decode"));
-    lastError =
-        reinterpret_cast<decltype(lastError)>(symbol("respin_model_last_error"));
-    bool ok = manifest && forward && create && destroy && reset && prefill &&
-              decode && lastError;
-    EXPECT_TRUE(ok) << "missing symbols in " << path;
-    return ok;
-  }
-  ~CompiledLibrary() {
-    if (handle)
-      dlclose(handle);
-  }
-};
 
 int runTool(const std::string &tool, std::vector<std::string> args) {
   std::string path = std::string(RESPIN_TOOLS_DIR) + "/" + tool;
@@ -88,7 +47,7 @@ int runTool(const std::string &tool, std::vector<std::string> args) {
 struct CompiledStories {
   std::string dir, name, ir, object, weights;
   std::unique_ptr<LoadedModel> reference;
-  CompiledLibrary library;
+  std::unique_ptr<CompiledLibrary> library;
 
   bool build(const std::string &configName,
              const std::vector<std::string> &passes) {
@@ -121,7 +80,13 @@ struct CompiledStories {
       return false;
     }
     reference = std::move(*loaded);
-    return library.open(object, name);
+    auto opened = CompiledLibrary::open(object, name);
+    if (!opened) {
+      ADD_FAILURE() << llvm::toString(opened.takeError());
+      return false;
+    }
+    library = std::move(*opened);
+    return true;
   }
 
   ~CompiledStories() {
@@ -131,9 +96,9 @@ struct CompiledStories {
 
   respin_model *context(int64_t maxSeq = 512) const {
     respin_model *model = nullptr;
-    respin_model_status status = library.create(
-        library.manifest, library.forward, weights.c_str(), maxSeq, &model);
-    EXPECT_EQ(status, RESPIN_MODEL_OK) << library.lastError();
+    respin_model_status status = library->create(
+        library->manifest, library->forward, weights.c_str(), maxSeq, &model);
+    EXPECT_EQ(status, RESPIN_MODEL_OK) << library->lastError();
     return model;
   }
 
@@ -142,11 +107,11 @@ struct CompiledStories {
                                  llvm::ArrayRef<int32_t> tokens) const {
     int64_t vocab = reference->program.vocabSize;
     exec::RowMatrix logits(int64_t(tokens.size()), vocab);
-    library.reset(model);
-    EXPECT_EQ(library.prefill(model, tokens.data(), int64_t(tokens.size()),
+    library->reset(model);
+    EXPECT_EQ(library->prefill(model, tokens.data(), int64_t(tokens.size()),
                               logits.data()),
               RESPIN_MODEL_OK)
-        << library.lastError();
+        << library->lastError();
     return logits;
   }
 };
@@ -258,7 +223,7 @@ TEST_P(CompiledStoriesTest, MatchesTheExecutorOnTheFullText) {
   std::printf("[%s] max|dlogit|/max|logit| over 2 windows: %.3e\n",
               config.name, worst);
   EXPECT_LT(worst, config.logitBound);
-  compiled.library.destroy(context);
+  compiled.library->destroy(context);
 }
 
 TEST_P(CompiledStoriesTest, DecodeMatchesPrefillAndGreedyText) {
@@ -269,12 +234,12 @@ TEST_P(CompiledStoriesTest, DecodeMatchesPrefillAndGreedyText) {
   ASSERT_NE(model, nullptr);
   std::vector<int32_t> tokens = evalTokens(*compiled.reference, 48);
   exec::RowMatrix prefilled = compiled.compiledLogits(model, tokens);
-  compiled.library.reset(model);
+  compiled.library->reset(model);
   exec::RowMatrix decoded(prefilled.rows(), prefilled.cols());
   for (size_t t = 0; t < tokens.size(); ++t)
-    ASSERT_EQ(compiled.library.decode(model, tokens[t], decoded.row(t).data()),
+    ASSERT_EQ(compiled.library->decode(model, tokens[t], decoded.row(t).data()),
               RESPIN_MODEL_OK)
-        << compiled.library.lastError();
+        << compiled.library->lastError();
   // Per-token quantization and the integer linears are identical for one
   // row or many; only attention's float sums are ordered differently.
   double gap = relativeDifference(prefilled, decoded);
@@ -286,13 +251,13 @@ TEST_P(CompiledStoriesTest, DecodeMatchesPrefillAndGreedyText) {
     options.maxTokens = 64;
     auto expected = generate(*compiled.reference, "", options);
     ASSERT_TRUE(bool(expected)) << llvm::toString(expected.takeError());
-    compiled.library.reset(model);
+    compiled.library->reset(model);
     int64_t vocab = compiled.reference->program.vocabSize;
     std::vector<float> logits(vocab);
     int32_t token = compiled.reference->tokenizer->bosId();
     std::vector<int32_t> produced;
     while (produced.size() < expected->size()) {
-      ASSERT_EQ(compiled.library.decode(model, token, logits.data()),
+      ASSERT_EQ(compiled.library->decode(model, token, logits.data()),
                 RESPIN_MODEL_OK);
       token = int32_t(std::max_element(logits.begin(), logits.end()) -
                       logits.begin());
@@ -300,7 +265,7 @@ TEST_P(CompiledStoriesTest, DecodeMatchesPrefillAndGreedyText) {
     }
     EXPECT_EQ(produced, *expected);
   }
-  compiled.library.destroy(model);
+  compiled.library->destroy(model);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stories, CompiledStoriesTest,
@@ -315,7 +280,7 @@ TEST(CompiledModel, TwoContextsRunConcurrently) {
   respin_model *alone = compiled.context();
   ASSERT_NE(alone, nullptr);
   exec::RowMatrix expected = compiled.compiledLogits(alone, tokens);
-  compiled.library.destroy(alone);
+  compiled.library->destroy(alone);
   exec::RowMatrix results[2];
   std::thread threads[2];
   for (int i = 0; i < 2; ++i)
@@ -323,7 +288,7 @@ TEST(CompiledModel, TwoContextsRunConcurrently) {
       respin_model *model = compiled.context();
       for (int repeat = 0; repeat < 3 && model; ++repeat)
         results[i] = compiled.compiledLogits(model, tokens);
-      compiled.library.destroy(model);
+      compiled.library->destroy(model);
     });
   for (std::thread &thread : threads)
     thread.join();
@@ -337,12 +302,12 @@ TEST(CompiledModel, LoaderRefusesWhatDoesNotFit) {
   ASSERT_TRUE(compiled.build("fp32", {}));
   auto create = [&](const std::string &path, int64_t maxSeq = 64) {
     respin_model *model = nullptr;
-    respin_model_status status = compiled.library.create(
-        compiled.library.manifest, compiled.library.forward, path.c_str(),
+    respin_model_status status = compiled.library->create(
+        compiled.library->manifest, compiled.library->forward, path.c_str(),
         maxSeq, &model);
     if (model)
-      compiled.library.destroy(model);
-    return std::make_pair(status, std::string(compiled.library.lastError()));
+      compiled.library->destroy(model);
+    return std::make_pair(status, std::string(compiled.library->lastError()));
   };
   auto missing = create(compiled.dir + "/none.safetensors");
   EXPECT_EQ(missing.first, RESPIN_MODEL_ERR_IO);
@@ -380,19 +345,19 @@ TEST(CompiledModel, LoaderRefusesWhatDoesNotFit) {
   ASSERT_NE(model, nullptr);
   std::vector<int32_t> nine(9, 1);
   std::vector<float> logits(9 * 512);
-  EXPECT_EQ(compiled.library.prefill(model, nine.data(), 9, logits.data()),
+  EXPECT_EQ(compiled.library->prefill(model, nine.data(), 9, logits.data()),
             RESPIN_MODEL_ERR_CONTEXT_FULL);
-  EXPECT_NE(std::string(compiled.library.lastError()).find("8 positions"),
+  EXPECT_NE(std::string(compiled.library->lastError()).find("8 positions"),
             std::string::npos);
   int32_t bad = 512;
-  EXPECT_EQ(compiled.library.prefill(model, &bad, 1, logits.data()),
+  EXPECT_EQ(compiled.library->prefill(model, &bad, 1, logits.data()),
             RESPIN_MODEL_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(compiled.library.lastError()).find("512"),
+  EXPECT_NE(std::string(compiled.library->lastError()).find("512"),
             std::string::npos)
-      << compiled.library.lastError();
-  EXPECT_EQ(compiled.library.prefill(model, nine.data(), 0, logits.data()),
+      << compiled.library->lastError();
+  EXPECT_EQ(compiled.library->prefill(model, nine.data(), 0, logits.data()),
             RESPIN_MODEL_ERR_INVALID_ARGUMENT);
-  compiled.library.destroy(model);
+  compiled.library->destroy(model);
 }
 
 } // namespace

@@ -97,11 +97,14 @@ TEST(RuntimeKVCache, StoresDocumentedQuantization) {
   }
 }
 
-/// Double-precision causal GQA attention over the dequantized cache.
-std::vector<double> attentionReference(const Cache &cache,
+/// Double-precision causal GQA attention; at(isKey, kvHead, position, i)
+/// gives the cached value the runtime should see.
+template <typename At>
+std::vector<double> referenceAttention(const respin_rt_kv_cache &c,
                                        const std::vector<float> &q, int pos0,
-                                       int tokens, int heads, float scale) {
-  int d = cache.c.head_dim, group = heads / cache.c.n_kv_heads;
+                                       int tokens, int heads, double scale,
+                                       At at) {
+  int d = c.head_dim, group = heads / c.n_kv_heads;
   std::vector<double> out(tokens * heads * d, 0.0);
   for (int t = 0; t < tokens; ++t)
     for (int h = 0; h < heads; ++h) {
@@ -111,7 +114,7 @@ std::vector<double> attentionReference(const Cache &cache,
       for (int j = 0; j <= last; ++j) {
         double dot = 0;
         for (int i = 0; i < d; ++i)
-          dot += (double)q[(t * heads + h) * d + i] * cache.deq(true, kvh, j, i);
+          dot += (double)q[(t * heads + h) * d + i] * at(true, kvh, j, i);
         s[j] = scale * dot;
         mx = std::max(mx, s[j]);
       }
@@ -120,10 +123,18 @@ std::vector<double> attentionReference(const Cache &cache,
         total += (x = std::exp(x - mx));
       for (int j = 0; j <= last; ++j)
         for (int i = 0; i < d; ++i)
-          out[(t * heads + h) * d + i] +=
-              s[j] / total * cache.deq(false, kvh, j, i);
+          out[(t * heads + h) * d + i] += s[j] / total * at(false, kvh, j, i);
     }
   return out;
+}
+
+/// Over the dequantized cache.
+std::vector<double> attentionReference(const Cache &cache,
+                                       const std::vector<float> &q, int pos0,
+                                       int tokens, int heads, float scale) {
+  return referenceAttention(
+      cache.c, q, pos0, tokens, heads, scale,
+      [&](bool key, int h, int j, int i) { return cache.deq(key, h, j, i); });
 }
 
 TEST(RuntimeAttention, PrefillMatchesDoubleAndDecodeMatchesPrefill) {
@@ -227,34 +238,14 @@ struct FloatCache {
   }
 };
 
-/// Double-precision causal GQA attention over the raw K/V floats.
+/// Over the raw K/V floats.
 std::vector<double> floatAttentionReference(const FloatCache &cache,
                                             const std::vector<float> &q,
                                             int pos0, int tokens, int heads,
                                             double scale) {
-  int d = cache.c.head_dim, group = heads / cache.c.n_kv_heads;
-  std::vector<double> out(tokens * heads * d, 0.0);
-  for (int t = 0; t < tokens; ++t)
-    for (int h = 0; h < heads; ++h) {
-      int kvh = h / group, last = pos0 + t;
-      std::vector<double> s(last + 1);
-      double mx = -1e300;
-      for (int j = 0; j <= last; ++j) {
-        double dot = 0;
-        for (int i = 0; i < d; ++i)
-          dot += (double)q[(t * heads + h) * d + i] * cache.at(true, kvh, j, i);
-        s[j] = scale * dot;
-        mx = std::max(mx, s[j]);
-      }
-      double total = 0;
-      for (double &x : s)
-        total += (x = std::exp(x - mx));
-      for (int j = 0; j <= last; ++j)
-        for (int i = 0; i < d; ++i)
-          out[(t * heads + h) * d + i] +=
-              s[j] / total * cache.at(false, kvh, j, i);
-    }
-  return out;
+  return referenceAttention(
+      cache.c, q, pos0, tokens, heads, scale,
+      [&](bool key, int h, int j, int i) { return cache.at(key, h, j, i); });
 }
 
 TEST(RuntimeFloatKVCache, AppendCopiesExactly) {

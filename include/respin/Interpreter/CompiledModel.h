@@ -12,10 +12,36 @@
 #define RESPIN_INTERPRETER_COMPILEDMODEL_H
 
 #include "respin/Interpreter/SequenceModel.h"
+#include "respin/Runtime/respin_model.h"
 
 #include "llvm/ADT/StringRef.h"
 
 namespace respin {
+
+/// The respin_model C ABI as found in one shared object (each object
+/// carries its own copy of the runtime, so its entry points are looked up
+/// in it rather than linked).
+struct CompiledLibrary {
+  void *handle = nullptr;
+  const char *manifest = nullptr;
+  respin_model_forward_fn forward = nullptr;
+  decltype(&respin_model_create) create = nullptr;
+  decltype(&respin_model_destroy) destroy = nullptr;
+  decltype(&respin_model_reset) reset = nullptr;
+  decltype(&respin_model_prefill) prefill = nullptr;
+  decltype(&respin_model_decode) decode = nullptr;
+  decltype(&respin_model_vocab_size) vocabSize = nullptr;
+  decltype(&respin_model_last_error) lastError = nullptr;
+
+  /// dlopens `sharedObject` and finds `<name>_manifest`, `<name>_forward`
+  /// and the runtime's respin_model_* functions.
+  static llvm::Expected<std::unique_ptr<CompiledLibrary>>
+  open(llvm::StringRef sharedObject, llvm::StringRef name);
+  CompiledLibrary() = default;
+  CompiledLibrary(const CompiledLibrary &) = delete;
+  CompiledLibrary &operator=(const CompiledLibrary &) = delete;
+  ~CompiledLibrary();
+};
 
 struct CompiledModelOptions {
   std::string weights; ///< default: <dir>/<stem>.weights.safetensors
@@ -34,11 +60,9 @@ public:
   /// The compiled kernels thread themselves.
   unsigned parallelSequences() const override { return 1; }
 
-  struct Library;
-
 private:
   CompiledModel() = default;
-  std::unique_ptr<Library> library;
+  std::unique_ptr<CompiledLibrary> library;
   std::unique_ptr<Tokenizer> tokenizerPtr;
   std::string weights;
   int64_t maxSeq = 0;

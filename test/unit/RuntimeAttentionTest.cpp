@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Runtime/respin_rt.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -18,13 +19,11 @@
 #include <string>
 #include <vector>
 
+using namespace respin::testing;
+
 namespace {
 
 /// Restores the default thread count after a test.
-struct IsaGuard {
-  ~IsaGuard() { respin_rt_set_num_threads(2); }
-};
-
 std::vector<float> randomVector(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, scale);

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Runtime/respin_rt.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -23,23 +24,9 @@
 #include <string>
 #include <vector>
 
+using namespace respin::testing;
+
 namespace {
-
-std::vector<respin_rt_isa> variants() {
-  std::vector<respin_rt_isa> out;
-  for (respin_rt_isa isa : {RESPIN_RT_ISA_REFERENCE, RESPIN_RT_ISA_AVX2,
-                            RESPIN_RT_ISA_AVX512_VNNI})
-    if (respin_rt_isa_supported(isa))
-      out.push_back(isa);
-  return out;
-}
-
-struct IsaGuard {
-  ~IsaGuard() {
-    respin_rt_force_isa(RESPIN_RT_ISA_AUTO);
-    respin_rt_set_num_threads(2);
-  }
-};
 
 std::vector<float> randomVector(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Runtime/respin_rt.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -15,6 +16,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+using namespace respin::testing;
 
 namespace {
 
@@ -26,23 +29,6 @@ struct Buffer {
   Buffer(size_t bytes, size_t misalign) : storage(bytes + 128 + misalign) {
     uintptr_t p = (uintptr_t)storage.data();
     base = (uint8_t *)((p + 63) / 64 * 64) + misalign;
-  }
-};
-
-std::vector<respin_rt_isa> variants() {
-  std::vector<respin_rt_isa> out;
-  for (respin_rt_isa isa : {RESPIN_RT_ISA_REFERENCE, RESPIN_RT_ISA_AVX2,
-                            RESPIN_RT_ISA_AVX512_VNNI})
-    if (respin_rt_isa_supported(isa))
-      out.push_back(isa);
-  return out;
-}
-
-/// Restores automatic dispatch and the default thread count after a test.
-struct IsaGuard {
-  ~IsaGuard() {
-    respin_rt_force_isa(RESPIN_RT_ISA_AUTO);
-    respin_rt_set_num_threads(2);
   }
 };
 

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Runtime/respin_rt.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+using namespace respin::testing;
 
 namespace {
 
@@ -129,15 +132,6 @@ TEST(RuntimeQuantize, WeightsRoundHalfEvenAndClamp) {
 //===----------------------------------------------------------------------===//
 // Variants equal the reference exactly
 //===----------------------------------------------------------------------===//
-
-std::vector<respin_rt_isa> variants() {
-  std::vector<respin_rt_isa> out;
-  for (respin_rt_isa isa : {RESPIN_RT_ISA_REFERENCE, RESPIN_RT_ISA_AVX2,
-                            RESPIN_RT_ISA_AVX512_VNNI})
-    if (respin_rt_isa_supported(isa))
-      out.push_back(isa);
-  return out;
-}
 
 std::vector<float> adversarialRow(int kind, int64_t cols, std::mt19937 &rng) {
   std::vector<float> x(cols);

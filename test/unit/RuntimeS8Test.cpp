@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "respin/Runtime/respin_rt.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -16,24 +17,9 @@
 #include <string>
 #include <vector>
 
+using namespace respin::testing;
+
 namespace {
-
-std::vector<respin_rt_isa> variants() {
-  std::vector<respin_rt_isa> out;
-  for (respin_rt_isa isa :
-       {RESPIN_RT_ISA_REFERENCE, RESPIN_RT_ISA_AVX2, RESPIN_RT_ISA_AVX512_VNNI})
-    if (respin_rt_isa_supported(isa))
-      out.push_back(isa);
-  return out;
-}
-
-/// Restores automatic dispatch and the default thread count after a test.
-struct IsaGuard {
-  ~IsaGuard() {
-    respin_rt_force_isa(RESPIN_RT_ISA_AUTO);
-    respin_rt_set_num_threads(2);
-  }
-};
 
 enum class Fill { Random, MostNegative, MostPositive };
 

@@ -458,9 +458,11 @@ std::unique_ptr<LoadedModel> newModel() {
 }
 
 /// Builds the program and the tokenizer of a model whose module is set.
-llvm::Error finishLoading(LoadedModel &model, llvm::StringRef source) {
-  if (llvm::Error error = rebuildProgram(model))
-    return error;
+llvm::Error finishLoading(LoadedModel &model, llvm::StringRef source,
+                          LoadMode mode) {
+  if (mode == LoadMode::Executable)
+    if (llvm::Error error = rebuildProgram(model))
+      return error;
   if (const TokenizerData *data = model.parameters().tokenizer()) {
     auto tokenizer = Tokenizer::create(*data);
     if (!tokenizer)
@@ -502,7 +504,7 @@ llvm::Error rebuildProgram(LoadedModel &model) {
 }
 
 llvm::Expected<std::unique_ptr<LoadedModel>>
-loadModelFile(llvm::StringRef mlirPath) {
+loadModelFile(llvm::StringRef mlirPath, LoadMode mode) {
   std::unique_ptr<LoadedModel> model = newModel();
   DiagnosticCollector diagnostics(model->context.get());
   auto buffer = readInputFile(mlirPath, /*requiresNullTerminator=*/true);
@@ -519,13 +521,13 @@ loadModelFile(llvm::StringRef mlirPath) {
       .setBaseDirectory(llvm::sys::path::parent_path(mlirPath));
   if (failed(tfm::loadParameters(*model->module)))
     return diagnostics.takeError("cannot load the parameter archives");
-  if (llvm::Error error = finishLoading(*model, mlirPath))
+  if (llvm::Error error = finishLoading(*model, mlirPath, mode))
     return std::move(error);
   return std::move(model);
 }
 
 llvm::Expected<std::unique_ptr<LoadedModel>>
-loadModelFromCheckpoint(Checkpoint checkpoint) {
+loadModelFromCheckpoint(Checkpoint checkpoint, LoadMode mode) {
   std::unique_ptr<LoadedModel> model = newModel();
   ParameterSet &parameters = tfm::getParameterSet(model->context.get());
   parameters.addCheckpoint(std::move(checkpoint));
@@ -534,7 +536,7 @@ loadModelFromCheckpoint(Checkpoint checkpoint) {
   model->module = buildModelModule(*model->context, *parameters.checkpoint(0),
                                    "<in-memory>");
   (*model->module)->removeAttr(tfm::TfmDialect::getParametersAttrName());
-  if (llvm::Error error = finishLoading(*model, "<in-memory model>"))
+  if (llvm::Error error = finishLoading(*model, "<in-memory model>", mode))
     return std::move(error);
   return std::move(model);
 }

@@ -25,7 +25,6 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -101,15 +100,17 @@ static llvm::Expected<std::unique_ptr<respin::LoadedModel>> loadInput() {
     auto checkpoint = respin::loadHFCheckpoint(inputPath);
     if (!checkpoint)
       return checkpoint.takeError();
-    return respin::loadModelFromCheckpoint(std::move(*checkpoint));
+    return respin::loadModelFromCheckpoint(std::move(*checkpoint),
+                                           respin::LoadMode::IROnly);
   }
   if (llvm::StringRef(inputPath).ends_with(".gguf")) {
     auto checkpoint = respin::loadGGUFCheckpoint(inputPath);
     if (!checkpoint)
       return checkpoint.takeError();
-    return respin::loadModelFromCheckpoint(std::move(*checkpoint));
+    return respin::loadModelFromCheckpoint(std::move(*checkpoint),
+                                           respin::LoadMode::IROnly);
   }
-  return respin::loadModelFile(inputPath);
+  return respin::loadModelFile(inputPath, respin::LoadMode::IROnly);
 }
 
 static std::string headerText() {

@@ -50,14 +50,19 @@ struct LoadedModel {
 /// running passes on it) into `model`.
 llvm::Error rebuildProgram(LoadedModel &model);
 
+/// Whether loading also builds the executor program (which converts every
+/// non-f32 weight to f32 in memory); compilers only need the IR.
+enum class LoadMode { Executable, IROnly };
+
 /// Loads an IR file written by respin-translate or respin-opt.
 llvm::Expected<std::unique_ptr<LoadedModel>>
-loadModelFile(llvm::StringRef mlirPath);
+loadModelFile(llvm::StringRef mlirPath, LoadMode mode = LoadMode::Executable);
 
 /// Builds a runnable model straight from an in-memory checkpoint (the IR an
 /// import would write, without touching the disk).
 llvm::Expected<std::unique_ptr<LoadedModel>>
-loadModelFromCheckpoint(Checkpoint checkpoint);
+loadModelFromCheckpoint(Checkpoint checkpoint,
+                        LoadMode mode = LoadMode::Executable);
 
 } // namespace respin
 

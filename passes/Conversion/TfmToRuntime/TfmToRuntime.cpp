@@ -333,7 +333,6 @@ LogicalResult ForwardBuilder::checkPositions(Value positions, Operation *op) {
 }
 
 LogicalResult ForwardBuilder::build() {
-  MLIRContext *ctx = module.getContext();
   auto type = builder.getFunctionType(
       {ptrType, ptrType, ptrType, ptrType, i64, i64, ptrType}, {i32});
   builder.setInsertionPointToEnd(module.getBody());
@@ -396,7 +395,6 @@ LogicalResult ForwardBuilder::build() {
     if (failed(lower(&op)))
       return failure();
   }
-  (void)ctx;
   return success();
 }
 

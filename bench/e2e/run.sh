@@ -25,7 +25,8 @@
 # Before each compile and benchmark it waits for idle CPUs (IDLE_WAIT
 # seconds at most, default 900; NO_WAIT=1 skips the wait before compiles).
 # Environment: THREADS (default: all), LAYERS (override the preset's layer
-# count), WQ_OPTS (see below), VARIANTS (subset, e.g. "float quarot rank32"), PP/TG (512/128).
+# count), WQ_OPTS (see below), REUSE_BENCH=1 (keep a variant's earlier
+# bench.json), VARIANTS (subset, e.g. "float quarot rank32"), PP/TG (512/128).
 # Progress goes to stderr; the table to stdout (and <work-dir>/table.txt).
 set -euo pipefail
 
@@ -121,6 +122,10 @@ done
 # 3. Benchmarks, one at a time.
 for v in $variants; do
   dir=$work/$v
+  if [[ -n ${REUSE_BENCH:-} && -f $dir/bench.json && $dir/bench.json -nt $dir/$v.so ]]; then
+    log "reusing $dir/bench.json (REUSE_BENCH)"
+    continue
+  fi
   wait_idle "$v"
   log "benchmarking $v ($threads threads, $reps reps)"
   "$bench" --model "$dir/$v.so" --name "$v" --weights "$dir/$v.weights.safetensors" \

@@ -97,8 +97,9 @@ struct Tile {
         scores(rows * kKeyBlock), acc(rows * d), max(rows), sum(rows) {}
 };
 
+// Clones need ifunc resolvers, which the sanitizer builds do without.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&         \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(RESPIN_RT_NO_CLONES)
 #define RESPIN_RT_CLONES                                                       \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

@@ -205,8 +205,17 @@ TEST_P(CompiledStoriesTest, MatchesTheExecutorOnTheFullText) {
               config.name, ppl, compiledSeconds, reference->perplexity(),
               referenceSeconds, relative);
   // Same IR, same integer semantics: only float rounding and its rare code
-  // flips separate the two; 0.3% is far above what they do to a mean NLL.
-  EXPECT_LT(relative, 3e-3);
+  // flips separate the two; 0.3% is far above what they do to the mean NLL
+  // of the full text (measured 1e-4 for QuaRot W4A4KV4).
+  double bound = 3e-3;
+#ifdef RESPIN_SANITIZED
+  // On 16 windows one early 4-bit code flip (a KV entry every later position
+  // of its window reads) weighs 15x more: QuaRot W4A4KV4 differs by 0.45% on
+  // the first 16 windows, in the normal build just as here.
+  if (!config.greedyIdentical)
+    bound = 1e-2;
+#endif
+  EXPECT_LT(relative, bound);
 
   auto tokens = tokenizeStories(*compiled.reference->tokenizer, text);
   ASSERT_TRUE(bool(tokens));

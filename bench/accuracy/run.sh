@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accuracy table of EVALUATION.md on the real stories260K model (issue 4):
+# The accuracy table of EVALUATION.md on the real stories260K model:
 # perplexity on the evaluation text (243 windows of 512, 123,667 scored
 # tokens) of FP32 and of W8A8KV8, W4A16, W4A8KV8, W4A4KV4, W3A3KV3 for
 #   - no rotation, RTN weights / GPTQ weights

@@ -190,7 +190,7 @@ if "quarot" in rows:
 print()
 if os.environ.get("BUSY"):
     print("WARNING: the machine was busy during:" + os.environ["BUSY"])
-print("targets (issue): decode >= 0.75 of roofline, prefill >= 0.35 of VNNI "
+print("targets: decode >= 0.75 of roofline, prefill >= 0.35 of VNNI "
       "peak, load < 1 s, peak RSS <= 1.2 x (weights + KV/workspace state)")
 for v in variants:
     r = rows[v]

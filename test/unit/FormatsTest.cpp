@@ -313,7 +313,7 @@ TEST(SafetensorsMalformed, BadJsonAndUtf8) {
   expectError(openRaw(dir, "", ""), {"bad.safetensors", "not valid JSON"});
 }
 
-// Quantized weight codes (issue 4) are stored as I8; an odd byte count
+// Quantized weight codes are stored as I8; an odd byte count
 // must not disturb the tensors written after it.
 TEST(Safetensors, Int8CodesRoundTrip) {
   TempDir dir;

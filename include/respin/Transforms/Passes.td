@@ -258,7 +258,7 @@ def TfmWriteParametersPass : Pass<"tfm-write-parameters", "::mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
-// Quantization (issue 4). These change what the model computes, on purpose;
+// Quantization. These change what the model computes, on purpose;
 // the quantizer arithmetic is the runtime's (respin_rt.h).
 //===----------------------------------------------------------------------===//
 

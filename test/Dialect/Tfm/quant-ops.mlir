@@ -1,7 +1,7 @@
 // RUN: respin-opt %s | respin-opt | FileCheck %s
 // RUN: respin-opt %s --mlir-print-op-generic | respin-opt | FileCheck %s
 
-// Quantized ops (issue 4) print and parse back to the same IR.
+// Quantized ops print and parse back to the same IR.
 
 // CHECK-LABEL: func.func @quantized_attention_input
 func.func @quantized_attention_input(%x: tensor<?x16xf32>, %attn: tensor<?x16xf32>) -> (tensor<?x8xf32>, tensor<?x16xf32>) {

@@ -30,6 +30,7 @@
 
 #include "../kernels/MachineLimits.h"
 
+#include "respin/Interpreter/CompiledModel.h"
 #include "respin/Runtime/respin_model.h"
 
 #include <sys/resource.h>
@@ -41,7 +42,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <map>
 #include <sstream>
 #include <string>
@@ -197,55 +197,14 @@ Manifest parseManifest(const char *text) {
   return m;
 }
 
-/// The respin_model ABI of one shared object (each carries its own runtime).
-struct Library {
-  void *handle = nullptr;
-  const char *manifest = nullptr;
-  respin_model_forward_fn forward = nullptr;
-  decltype(&respin_model_create) create = nullptr;
-  decltype(&respin_model_destroy) destroy = nullptr;
-  decltype(&respin_model_reset) reset = nullptr;
-  decltype(&respin_model_prefill) prefill = nullptr;
-  decltype(&respin_model_decode) decode = nullptr;
-  decltype(&respin_model_state_bytes) stateBytes = nullptr;
-  decltype(&respin_model_weights_bytes) weightsBytes = nullptr;
-  decltype(&respin_model_set_num_threads) setThreads = nullptr;
-  decltype(&respin_model_last_error) lastError = nullptr;
-
-  void open(const std::string &path, const std::string &name, bool full) {
-    handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
-      die(std::string("cannot load ") + path + ": " + dlerror());
-    auto sym = [&](const std::string &s) {
-      void *p = dlsym(handle, s.c_str());
-      if (!p)
-        die(path + " does not define " + s +
-            (s == name + "_manifest" ? " (wrong --name?)" : ""));
-      return p;
-    };
-    manifest = static_cast<const char *>(sym(name + "_manifest"));
-    if (!full)
-      return;
-    forward = reinterpret_cast<respin_model_forward_fn>(sym(name + "_forward"));
-#define RESPIN_SYM(field, symbol)                                              \
-  field = reinterpret_cast<decltype(field)>(sym(#symbol))
-    RESPIN_SYM(create, respin_model_create);
-    RESPIN_SYM(destroy, respin_model_destroy);
-    RESPIN_SYM(reset, respin_model_reset);
-    RESPIN_SYM(prefill, respin_model_prefill);
-    RESPIN_SYM(decode, respin_model_decode);
-    RESPIN_SYM(stateBytes, respin_model_state_bytes);
-    RESPIN_SYM(weightsBytes, respin_model_weights_bytes);
-    RESPIN_SYM(setThreads, respin_model_set_num_threads);
-    RESPIN_SYM(lastError, respin_model_last_error);
-#undef RESPIN_SYM
-  }
-  void close() {
-    if (handle)
-      dlclose(handle);
-    handle = nullptr;
-  }
-};
+/// The shared object's C ABI (its manifest, forward and respin_model_*).
+std::unique_ptr<respin::CompiledLibrary> openLibrary(const std::string &path,
+                                                     const std::string &name) {
+  auto library = respin::CompiledLibrary::open(path, name);
+  if (!library)
+    die(llvm::toString(library.takeError()));
+  return std::move(*library);
+}
 
 const std::string packedSuffix = ".codes.packed";
 
@@ -282,13 +241,13 @@ int main(int argc, char **argv) {
   Results r;
   r.rssBeforeLoad = peakRssBytes();
 
-  Library lib;
-  lib.open(opt.model, opt.name, /*full=*/true);
-  Manifest manifest = parseManifest(lib.manifest);
+  std::unique_ptr<respin::CompiledLibrary> lib =
+      openLibrary(opt.model, opt.name);
+  Manifest manifest = parseManifest(lib->manifest);
   if (manifest.vocab < 1)
     die(opt.model + ": the manifest has no vocabulary size");
-  if (lib.setThreads(opt.threads) != RESPIN_MODEL_OK)
-    die(std::string("set_num_threads: ") + lib.lastError());
+  if (lib->setThreads(opt.threads) != RESPIN_MODEL_OK)
+    die(std::string("set_num_threads: ") + lib->lastError());
 
   int64_t ctx = opt.ctx ? opt.ctx
                         : std::max<int64_t>(opt.pp, int64_t(opt.prompt) + opt.tg);
@@ -299,12 +258,12 @@ int main(int argc, char **argv) {
                opt.label.c_str(), opt.weights.c_str());
   respin_model *model = nullptr;
   double t0 = now();
-  if (lib.create(lib.manifest, lib.forward, opt.weights.c_str(), ctx, &model) !=
+  if (lib->create(lib->manifest, lib->forward, opt.weights.c_str(), ctx, &model) !=
       RESPIN_MODEL_OK)
-    die(opt.weights + ": " + lib.lastError());
+    die(opt.weights + ": " + lib->lastError());
   r.loadMs = (now() - t0) * 1e3;
-  r.weightsBytes = double(lib.weightsBytes(model));
-  r.stateBytes = double(lib.stateBytes(model));
+  r.weightsBytes = double(lib->weightsBytes(model));
+  r.stateBytes = double(lib->stateBytes(model));
   // Prefill with logits == NULL writes into a scratch buffer of
   // max-tokens x vocab floats that the model allocates outside its state.
   r.logitsScratch = double(std::min<int64_t>(manifest.maxTokens, opt.pp)) *
@@ -320,16 +279,16 @@ int main(int argc, char **argv) {
   std::vector<float> logits(size_t(manifest.vocab));
   auto check = [&](respin_model_status s, const char *what) {
     if (s != RESPIN_MODEL_OK)
-      die(std::string(what) + ": " + lib.lastError());
+      die(std::string(what) + ": " + lib->lastError());
   };
 
   // pp: prefill from an empty cache; the first pass is a warm-up (faults the
   // mapped weights in).
   std::vector<double> pp, tg;
   for (int rep = -1; rep < opt.reps; ++rep) {
-    lib.reset(model);
+    lib->reset(model);
     double s = now();
-    check(lib.prefill(model, tokens.data(), opt.pp, nullptr), "prefill");
+    check(lib->prefill(model, tokens.data(), opt.pp, nullptr), "prefill");
     double dt = now() - s;
     if (rep >= 0)
       pp.push_back(opt.pp / dt);
@@ -340,12 +299,12 @@ int main(int argc, char **argv) {
   // tg: a short prompt, then decode one token at a time (the argmax of the
   // logits is not needed for speed: the next token is fixed).
   for (int rep = -1; rep < opt.reps; ++rep) {
-    lib.reset(model);
-    check(lib.prefill(model, tokens.data(), opt.prompt, nullptr), "prompt");
+    lib->reset(model);
+    check(lib->prefill(model, tokens.data(), opt.prompt, nullptr), "prompt");
     int32_t next = tokens[opt.prompt - 1];
     double s = now();
     for (int i = 0; i < opt.tg; ++i) {
-      check(lib.decode(model, next, logits.data()), "decode");
+      check(lib->decode(model, next, logits.data()), "decode");
       next = tokens[(i * 7) % tokens.size()];
     }
     double dt = now() - s;
@@ -360,8 +319,8 @@ int main(int argc, char **argv) {
   r.tgMedian = median(tg);
   r.tgBest = *std::max_element(tg.begin(), tg.end());
   r.peakRss = peakRssBytes();
-  lib.destroy(model);
-  lib.close();
+  lib->destroy(model);
+  lib.reset();
 
   // Bytes streamed per decoded token.
   bool hasHead = false;
@@ -388,10 +347,8 @@ int main(int argc, char **argv) {
   for (const Manifest::Weight &w : manifest.weights)
     r.intLinears += endsWith(w.name, packedSuffix);
   if (!opt.reference.empty() && r.intLinears) {
-    Library ref;
-    ref.open(opt.reference, opt.referenceName, /*full=*/false);
-    Manifest floatManifest = parseManifest(ref.manifest);
-    ref.close();
+    Manifest floatManifest = parseManifest(
+        openLibrary(opt.reference, opt.referenceName)->manifest);
     std::map<std::string, std::vector<int64_t>> shapes;
     for (const Manifest::Weight &w : floatManifest.weights)
       shapes[w.name] = w.shape;

@@ -125,6 +125,12 @@ CompiledLibrary::open(llvm::StringRef sharedObject, llvm::StringRef name) {
       !lookup(library->handle, "respin_model_decode", library->decode) ||
       !lookup(library->handle, "respin_model_vocab_size",
               library->vocabSize) ||
+      !lookup(library->handle, "respin_model_state_bytes",
+              library->stateBytes) ||
+      !lookup(library->handle, "respin_model_weights_bytes",
+              library->weightsBytes) ||
+      !lookup(library->handle, "respin_model_set_num_threads",
+              library->setThreads) ||
       !lookup(library->handle, "respin_model_last_error", library->lastError))
     return makeError(sharedObject +
                      ": the shared object does not carry respin_rt "

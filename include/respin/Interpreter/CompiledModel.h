@@ -31,6 +31,9 @@ struct CompiledLibrary {
   decltype(&respin_model_prefill) prefill = nullptr;
   decltype(&respin_model_decode) decode = nullptr;
   decltype(&respin_model_vocab_size) vocabSize = nullptr;
+  decltype(&respin_model_state_bytes) stateBytes = nullptr;
+  decltype(&respin_model_weights_bytes) weightsBytes = nullptr;
+  decltype(&respin_model_set_num_threads) setThreads = nullptr;
   decltype(&respin_model_last_error) lastError = nullptr;
 
   /// dlopens `sharedObject` and finds `<name>_manifest`, `<name>_forward`
